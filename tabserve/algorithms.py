@@ -1,0 +1,81 @@
+"""The classifier families we train, each with a full and a quick hyper-parameter grid."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sklearn.base import ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.svm import SVC
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """A classifier family: ``make(seed)`` builds an untuned estimator; grids are for its step."""
+
+    id: str
+    title: str
+    make: Callable[[int], ClassifierMixin]
+    grid: dict[str, list[Any]]
+    quick_grid: dict[str, list[Any]]
+
+
+ALGORITHMS: dict[str, Algorithm] = {
+    a.id: a
+    for a in (
+        Algorithm(
+            "logistic_regression",
+            "Logistic regression",
+            lambda seed: LogisticRegression(max_iter=5000, random_state=seed),
+            {"C": [0.01, 0.1, 1.0, 10.0, 100.0]},
+            {"C": [1.0]},
+        ),
+        Algorithm(
+            "random_forest",
+            "Random forest",
+            lambda seed: RandomForestClassifier(random_state=seed, n_jobs=1),
+            {"n_estimators": [100, 200], "max_depth": [None, 8], "min_samples_leaf": [1, 3]},
+            {"n_estimators": [20], "max_depth": [None]},
+        ),
+        Algorithm(
+            "svm",
+            "Support vector machine (RBF kernel, with probabilities)",
+            # scikit-learn 1.9 deprecates SVC(probability=True) in favour of this calibrated wrapper.
+            lambda seed: CalibratedClassifierCV(SVC(random_state=seed), ensemble=False),
+            {"estimator__C": [0.1, 1.0, 10.0], "estimator__gamma": ["scale", 0.01, 0.1]},
+            {"estimator__C": [1.0]},
+        ),
+        Algorithm(
+            "gradient_boosting",
+            "Gradient boosting",
+            lambda seed: GradientBoostingClassifier(random_state=seed),
+            {"n_estimators": [100, 200], "learning_rate": [0.05, 0.1], "max_depth": [2, 3]},
+            {"n_estimators": [20], "max_depth": [2]},
+        ),
+        Algorithm(
+            "knn",
+            "k-nearest neighbours",
+            lambda seed: KNeighborsClassifier(),
+            {"n_neighbors": [3, 5, 7, 11, 15], "weights": ["uniform", "distance"]},
+            {"n_neighbors": [5]},
+        ),
+    )
+}
+
+
+def parse_algorithm_ids(text: str | None) -> list[str]:
+    """Comma-separated ids to a validated list; ``None`` or empty means all, in the canonical order."""
+    if not text:
+        return list(ALGORITHMS)
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [i for i in ids if i not in ALGORITHMS]
+    if unknown:
+        raise ValueError(
+            f"unknown algorithm id(s): {', '.join(unknown)}; choose from {', '.join(ALGORITHMS)}"
+        )
+    return list(dict.fromkeys(ids))

@@ -1,0 +1,104 @@
+"""Domain errors to JSON HTTP errors, in one place.
+
+BentoML renders exceptions raised from API code as a JSON *array* and logs a traceback at ERROR;
+API methods decorated with :func:`json_errors` answer ``{"error": ..., "choices": ...}`` with the
+right status instead, and log the client's mistake as one WARNING line.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+from .csv_io import CsvError
+from .registry import AmbiguousSelector, ModelNotFound
+from .serving import ModelRefused, NoModelAvailable
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a JSON body that tells the client what to do."""
+
+    def __init__(self, status: int, message: str, choices: list[str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.choices = status, message, choices
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.message}
+        if self.choices is not None:
+            body["choices"] = self.choices
+        return body
+
+
+class Overloaded(ApiError):
+    def __init__(self) -> None:
+        super().__init__(503, "the server is overloaded; retry shortly")
+
+
+def as_api_error(exc: Exception) -> ApiError | None:
+    """The HTTP form of a known domain error, or None for an unexpected one."""
+    match exc:
+        case ApiError():
+            return exc
+        case ModelNotFound():
+            return ApiError(
+                404,
+                f"no model matches {exc.selector!r}; use a tag (name:version), a model name or "
+                "an algorithm id from 'choices'",
+                exc.choices,
+            )
+        case AmbiguousSelector():
+            return ApiError(
+                400,
+                f"{exc.selector!r} matches several models; send one of 'choices'",
+                exc.candidates,
+            )
+        case ModelRefused():
+            return ApiError(409, str(exc))
+        case NoModelAvailable():
+            return ApiError(503, str(exc))
+        case CsvError():
+            return ApiError(400, str(exc))
+    return None
+
+
+def json_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer known errors raised by an API method as JSON with their status code.
+
+    The method must take BentoML's context as ``ctx``: BentoML copies its status onto the response.
+    """
+
+    def respond(exc: Exception, ctx: Any) -> JSONResponse:
+        error = as_api_error(exc)
+        if error is None:
+            raise exc
+        log = logger.warning if error.status < 500 else logger.error
+        log("%s -> %d: %s", func.__name__, error.status, error.message)
+        ctx.response.status_code = error.status
+        return JSONResponse(error.body(), status_code=error.status)
+
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def async_wrapper(self: Any, *args: Any, ctx: Any, **kwargs: Any) -> Any:
+            try:
+                return await func(self, *args, ctx=ctx, **kwargs)
+            except Exception as exc:
+                return respond(exc, ctx)
+
+        return async_wrapper
+
+    @functools.wraps(func)
+    def wrapper(self: Any, *args: Any, ctx: Any, **kwargs: Any) -> Any:
+        try:
+            return func(self, *args, ctx=ctx, **kwargs)
+        except Exception as exc:
+            return respond(exc, ctx)
+
+    return wrapper

@@ -1,0 +1,47 @@
+"""Adaptive batching for single-row requests, using BentoML's own dispatcher in-process.
+
+A ``batchable=True`` BentoML API only batches calls that arrive as lists, and reaching it from a
+single-row API goes through an HTTP self-proxy that fails under bursts (see the README). The same
+``CorkDispatcher`` that powers batchable APIs, used directly, gives single-row endpoints adaptive
+batching with no extra hop. It is an internal BentoML class: the version is pinned and
+``tests/test_batching.py`` covers the behaviour relied on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+from bentoml._internal.marshal.dispatcher import CorkDispatcher
+
+from .api_errors import Overloaded
+
+Row = TypeVar("Row")
+Result = TypeVar("Result")
+
+
+def _shed() -> None:
+    raise Overloaded()
+
+
+class AdaptiveBatcher(Generic[Row, Result]):
+    """Await one row's result while concurrent rows are grouped into one call of ``predict_rows``.
+
+    ``predict_rows`` is synchronous and runs in a worker thread, so the event loop keeps accepting
+    requests while a batch computes. A row still queued after ``max_latency_ms`` is shed with 503.
+    """
+
+    def __init__(
+        self,
+        predict_rows: Callable[[Sequence[Row]], Sequence[Result]],
+        *,
+        max_batch_size: int,
+        max_latency_ms: int,
+    ):
+        self._dispatcher: CorkDispatcher = CorkDispatcher(
+            max_latency_ms, max_batch_size, fallback=_shed, get_batch_size=lambda _row: 1
+        )
+        self._call = self._dispatcher(predict_rows)
+
+    async def __call__(self, row: Row) -> Result:
+        return await self._call(row)

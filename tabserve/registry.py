@@ -1,0 +1,227 @@
+"""The BentoML model store as a registry of servable classifiers, for any dataset.
+
+A model is servable for dataset *d* when its store labels say ``dataset: d``. Every saved model
+records the sha256 of its file, and loading refuses a file whose hash no longer matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import platform
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import bentoml
+import joblib
+from sklearn.pipeline import Pipeline
+
+from .datasets import DatasetSpec
+from .training import Split, TrainedModel
+
+#: The file inside a model's store folder; the name ``bentoml.sklearn.load_model`` also reads.
+MODEL_FILE = "saved_model.pkl"
+MODEL_MODULE = "bentoml.sklearn"
+LIBRARIES = ("scikit-learn", "numpy", "pandas", "joblib", "bentoml")
+
+
+class ModelNotFound(LookupError):
+    """No servable model matches a selector."""
+
+    def __init__(self, selector: str, choices: list[str]):
+        self.selector, self.choices = selector, choices
+        super().__init__(f"no model matches {selector!r}")
+
+
+class AmbiguousSelector(LookupError):
+    """A selector matches more than one model."""
+
+    def __init__(self, selector: str, candidates: list[str]):
+        self.selector, self.candidates = selector, candidates
+        super().__init__(f"{selector!r} matches {len(candidates)} models")
+
+
+class IntegrityError(RuntimeError):
+    """A model file is missing or its sha256 differs from the one recorded at save time."""
+
+
+def model_name(dataset: str, algorithm: str) -> str:
+    """One store name per dataset and algorithm, so versions line up in ``bentoml models list``."""
+    return f"{dataset}_{algorithm}"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    versions = {name: importlib.metadata.version(name) for name in LIBRARIES}
+    versions["python"] = platform.python_version()
+    return versions
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """What the store knows about one model version (read from its ``model.yaml``)."""
+
+    tag: str
+    name: str
+    version: str
+    dataset: str
+    algorithm: str
+    created: datetime
+    path: Path
+    metadata: dict[str, Any]
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return dict(self.metadata.get("metrics", {}))
+
+    @classmethod
+    def from_model(cls, model: bentoml.Model) -> ModelRecord:
+        return cls(
+            tag=str(model.tag),
+            name=model.tag.name,
+            version=str(model.tag.version),
+            dataset=model.info.labels.get("dataset", ""),
+            algorithm=model.info.labels.get("algorithm", ""),
+            created=model.info.creation_time,
+            path=Path(model.path),
+            metadata=dict(model.info.metadata),
+        )
+
+    def info(self) -> dict[str, Any]:
+        """The public description served by /model_info and /select_model."""
+        md = self.metadata
+        return {
+            "tag": self.tag,
+            "dataset": self.dataset,
+            "algorithm": self.algorithm,
+            "created": self.created,
+            "metrics": self.metrics,
+            "hyperparameters": md.get("hyperparameters", {}),
+            "classes": md.get("classes", []),
+            "input_schema": md.get("input_schema", {}),
+            "training": md.get("training", {}),
+            "model_sha256": md.get("model_sha256", ""),
+        }
+
+
+def save_trained(
+    spec: DatasetSpec, trained: TrainedModel, split: Split, *, seed: int, cv_folds: int, grid: str
+) -> ModelRecord:
+    """Save a fitted Pipeline as a new version in the store; never overwrites an existing one."""
+    metadata: dict[str, Any] = {
+        "metrics": trained.metrics,
+        "hyperparameters": trained.hyperparameters,
+        "classes": list(spec.classes),
+        "input_schema": spec.feature_schema(),
+        "training": {
+            "seed": seed,
+            "cv_folds": cv_folds,
+            "grid": grid,
+            "train_rows": len(split.X_train),
+            "test_rows": len(split.X_test),
+            "train_data_sha256": split.train_sha256,
+            "training_seconds": round(trained.training_seconds, 3),
+            "libraries": library_versions(),
+        },
+    }
+    with bentoml.models.create(
+        model_name(spec.name, trained.algorithm),
+        labels={"dataset": spec.name, "algorithm": trained.algorithm},
+        metadata=metadata,
+        module=MODEL_MODULE,
+    ) as model:
+        path = Path(model.path_of(MODEL_FILE))
+        joblib.dump(trained.pipeline, path)
+        model.info.metadata["model_sha256"] = sha256_file(path)
+    return ModelRecord.from_model(bentoml.models.get(model.tag))
+
+
+def list_records(dataset: str) -> list[ModelRecord]:
+    """Every version labelled with ``dataset``, newest first."""
+    records = [
+        ModelRecord.from_model(model)
+        for model in bentoml.models.list()
+        if model.info.labels.get("dataset") == dataset
+    ]
+    return sorted(records, key=lambda r: r.created, reverse=True)
+
+
+def load_pipeline(record: ModelRecord) -> Pipeline:
+    """Load a model after checking its file against the sha256 recorded when it was saved."""
+    path = record.path / MODEL_FILE
+    expected = record.metadata.get("model_sha256")
+    if not expected:
+        raise IntegrityError(f"{record.tag} has no recorded sha256; retrain it with train.py")
+    if not path.is_file():
+        raise IntegrityError(f"{record.tag}: {MODEL_FILE} is missing from {record.path}")
+    actual = sha256_file(path)
+    if actual != expected:
+        raise IntegrityError(
+            f"{record.tag}: {MODEL_FILE} has sha256 {actual[:12]}…, recorded {expected[:12]}…; "
+            "the file was modified or corrupted, so it is not loaded"
+        )
+    return joblib.load(path)
+
+
+def latest(records: list[ModelRecord]) -> ModelRecord:
+    return max(records, key=lambda r: r.created)
+
+
+def resolve(selector: str, records: list[ModelRecord]) -> ModelRecord:
+    """Find the model a user means by a full tag, a tag with a version prefix, a name or an algorithm.
+
+    A name means its latest version and an algorithm id the latest model trained with it.
+    """
+    selector = selector.strip()
+    for record in records:
+        if record.tag == selector:
+            return record
+    candidates: dict[str, ModelRecord] = {}
+    if ":" in selector:
+        name, _, prefix = selector.partition(":")
+        for record in records:
+            if record.name == name and record.version.startswith(prefix):
+                candidates[record.tag] = record
+    else:
+        for attribute in ("name", "algorithm"):
+            matching = [r for r in records if getattr(r, attribute) == selector]
+            if matching:
+                best = latest(matching)
+                candidates[best.tag] = best
+    if not candidates:
+        choices = sorted({r.tag for r in records} | {r.name for r in records} | {r.algorithm for r in records})
+        raise ModelNotFound(selector, choices)
+    if len(candidates) > 1:
+        raise AmbiguousSelector(selector, sorted(candidates))
+    return next(iter(candidates.values()))
+
+
+def default_record(records: list[ModelRecord]) -> ModelRecord | None:
+    """The model served when nobody chose one: among each algorithm's latest version, the best
+    held-out macro F1, then the lowest log loss, then the newest."""
+    newest_per_algorithm: dict[str, ModelRecord] = {}
+    for record in records:
+        current = newest_per_algorithm.get(record.algorithm)
+        if current is None or record.created > current.created:
+            newest_per_algorithm[record.algorithm] = record
+    if not newest_per_algorithm:
+        return None
+
+    def rank(record: ModelRecord) -> tuple[float, float, float]:
+        metrics = record.metrics
+        return (
+            metrics.get("f1_macro", 0.0),
+            -metrics.get("log_loss", float("inf")),
+            record.created.timestamp(),
+        )
+
+    return max(newest_per_algorithm.values(), key=rank)

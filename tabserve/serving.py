@@ -1,0 +1,155 @@
+"""The serving core: every servable model of one dataset in memory, answering with the active one.
+
+Nothing here knows about HTTP; the BentoML service in ``service.py`` wires it to routes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from .datasets import DatasetSpec
+from .features import frame_from_rows
+from .registry import ModelRecord, default_record, list_records, load_pipeline, resolve
+from .state import ActiveModelFile
+
+logger = logging.getLogger(__name__)
+
+
+class NoModelAvailable(RuntimeError):
+    """The store holds no loadable model for this dataset."""
+
+
+class ModelRefused(RuntimeError):
+    """A model exists but was refused at load time (integrity check or incompatible classes)."""
+
+    def __init__(self, tag: str, reason: str):
+        self.tag, self.reason = tag, reason
+        super().__init__(f"{tag} cannot be served: {reason}")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    record: ModelRecord
+    pipeline: Pipeline
+
+    @property
+    def tag(self) -> str:
+        return self.record.tag
+
+
+class ModelServer:
+    """Loads all of a dataset's models from the store and predicts with the active one.
+
+    The active model is the one named in the shared state file, or, when none was chosen, the
+    store's default (see :func:`tabserve.registry.default_record`).
+    """
+
+    def __init__(self, spec: DatasetSpec, state: ActiveModelFile):
+        self.spec = spec
+        self.state = state
+        self._lock = threading.Lock()
+        self._models: dict[str, LoadedModel] = {}
+        self._refused: dict[str, str] = {}
+        self._records: list[ModelRecord] = []
+        self._default: LoadedModel | None = None
+        self._unknown_choice: str | None = None
+        self.refresh()
+
+    def refresh(self) -> list[ModelRecord]:
+        """Re-read the store and load any model not seen before."""
+        with self._lock:
+            records = list_records(self.spec.name)
+            for record in records:
+                if record.tag not in self._models and record.tag not in self._refused:
+                    self._load(record)
+            self._records = records
+            loadable = [r for r in records if r.tag in self._models]
+            default = default_record(loadable)
+            self._default = self._models[default.tag] if default else None
+            return records
+
+    def _load(self, record: ModelRecord) -> None:
+        try:
+            pipeline = load_pipeline(record)
+            classes = tuple(str(c) for c in pipeline.classes_)
+            if classes != self.spec.classes:
+                raise ValueError(f"its classes {list(classes)} differ from {list(self.spec.classes)}")
+        except Exception as exc:  # a broken model must not take the others down
+            self._refused[record.tag] = str(exc)
+            logger.error("Refusing model %s: %s", record.tag, exc)
+            return
+        self._models[record.tag] = LoadedModel(record, pipeline)
+        logger.info("Loaded model %s (%s)", record.tag, record.algorithm)
+
+    @property
+    def records(self) -> list[ModelRecord]:
+        return self._records
+
+    @property
+    def refused(self) -> dict[str, str]:
+        return dict(self._refused)
+
+    def active(self) -> LoadedModel | None:
+        """The model that answers now; checks the shared choice (one ``stat``) on every call."""
+        chosen = self.state.read()
+        if chosen is not None:
+            model = self._models.get(chosen)
+            if model is None and chosen != self._unknown_choice:
+                self.refresh()  # another worker may have selected a model trained after we started
+                model = self._models.get(chosen)
+                if model is None:
+                    self._unknown_choice = chosen
+                    logger.warning("Chosen model %s is not servable; using the default", chosen)
+            if model is not None:
+                return model
+        return self._default
+
+    def require_active(self) -> LoadedModel:
+        model = self.active()
+        if model is None:
+            raise NoModelAvailable(
+                f"no {self.spec.name} model is loaded; train one with `python train.py`"
+            )
+        return model
+
+    def select(self, selector: str) -> LoadedModel:
+        """Make the model ``selector`` names the active one, for every worker and after restarts."""
+        record = resolve(selector, self.refresh())
+        if record.tag in self._refused:
+            raise ModelRefused(record.tag, self._refused[record.tag])
+        self.state.write(record.tag)
+        self._unknown_choice = None
+        return self._models[record.tag]
+
+    def predict_proba(self, frame: pd.DataFrame) -> tuple[LoadedModel, np.ndarray]:
+        """Class probabilities (columns in the dataset's class order) and the model that made them."""
+        model = self.require_active()
+        return model, model.pipeline.predict_proba(frame)
+
+    def predict_rows(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        """Predict validated row objects (one batch, one model) into response objects."""
+        model, probabilities = self.predict_proba(frame_from_rows(self.spec, rows))
+        return self.format_predictions(model.tag, probabilities)
+
+    def format_predictions(self, tag: str, probabilities: np.ndarray) -> list[dict[str, Any]]:
+        """One response object per row: class, confidence, every class probability, model tag."""
+        classes = self.spec.classes
+        target = self.spec.target
+        best = probabilities.argmax(axis=1).tolist()
+        return [
+            {
+                target: classes[index],
+                "confidence": row[index],
+                "probabilities": dict(zip(classes, row, strict=True)),
+                "model": tag,
+            }
+            for index, row in zip(best, probabilities.tolist(), strict=True)
+        ]

@@ -1,0 +1,98 @@
+"""The ``train.py`` command line: tune, evaluate and save classifiers, with readable progress."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .algorithms import ALGORITHMS, parse_algorithm_ids
+from .datasets import DATASETS
+from .training import TrainedModel, split_dataset, train_algorithm
+
+console = Console()
+app = typer.Typer(add_completion=False, rich_markup_mode="rich")
+
+
+def _algorithm_list(value: str | None) -> list[str]:
+    try:
+        return parse_algorithm_ids(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+@app.command()
+def train(
+    algorithms: Annotated[
+        str | None,
+        typer.Option(help=f"Comma-separated algorithm ids (default: all): {', '.join(ALGORITHMS)}"),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the split, CV folds and estimators")] = 42,
+    cv_folds: Annotated[int, typer.Option(min=2, max=20, help="Stratified CV folds")] = 5,
+    quick: Annotated[bool, typer.Option(help="Tiny grids: the whole run in seconds (tests, CI)")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Train and report, save nothing")] = False,
+    dataset: Annotated[str, typer.Option(help=f"One of: {', '.join(DATASETS)}")] = "penguins",
+) -> None:
+    """Tune classifiers with cross-validated grid search and save each to the BentoML model store."""
+    if dataset not in DATASETS:
+        raise typer.BadParameter(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    ids = _algorithm_list(algorithms)
+    spec = DATASETS[dataset]
+    # Imported late: importing bentoml is slow, and --help should not pay for it.
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+    from .registry import ModelRecord, default_record, list_records, save_trained
+
+    split = split_dataset(spec, seed)
+    console.print(
+        f"[bold]{spec.title}[/]: {len(split.X_train)} training rows, {len(split.X_test)} held out; "
+        f"{cv_folds}-fold CV, seed {seed}, {'quick' if quick else 'full'} grids"
+        + (" [yellow](dry run: nothing is saved)[/]" if dry_run else "")
+    )
+    results: list[tuple[TrainedModel, ModelRecord | None]] = []
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    ) as progress:
+        task = progress.add_task("training", total=len(ids))
+        for algorithm_id in ids:
+            progress.update(task, description=f"tuning {algorithm_id}")
+            trained = train_algorithm(
+                spec, ALGORITHMS[algorithm_id], split, seed=seed, cv_folds=cv_folds, quick=quick
+            )
+            record = None
+            if not dry_run:
+                record = save_trained(
+                    spec, trained, split, seed=seed, cv_folds=cv_folds,
+                    grid="quick" if quick else "full",
+                )
+            results.append((trained, record))
+            progress.advance(task)
+            console.print(f"  [green]✓[/] {algorithm_id} in {trained.training_seconds:.1f}s")
+
+    table = Table(title=f"{spec.title} models", title_justify="left")
+    for column in ("tag" if not dry_run else "algorithm", "accuracy", "macro F1", "ROC-AUC", "time"):
+        textual = column in ("tag", "algorithm")
+        table.add_column(column, justify="left" if textual else "right", overflow="fold")
+    for trained, record in results:
+        m = trained.metrics
+        table.add_row(
+            record.tag if record else trained.algorithm,
+            f"{m['accuracy']:.4f}",
+            f"{m['f1_macro']:.4f}",
+            f"{m['roc_auc_ovr']:.4f}",
+            f"{trained.training_seconds:.1f}s",
+        )
+    console.print(table)
+    if dry_run:
+        return
+    default = default_record(list_records(spec.name))
+    if default is not None:
+        console.print(
+            f"Default model (served unless one is chosen with /select_model): [bold]{default.tag}[/]"
+            f" ({default.algorithm}, best held-out macro F1 among each algorithm's latest version)"
+        )
+    console.print("See every version with [bold]bentoml models list[/].")
