@@ -10,12 +10,22 @@ from typing import Annotated
 import bentoml
 from bentoml.validators import ContentType
 from fastapi import FastAPI
-from starlette.responses import Response
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
-from tabserve.api_errors import json_errors
+from tabserve import __version__
+from tabserve.api_errors import as_api_error, json_errors
 from tabserve.batching import AdaptiveBatcher
 from tabserve.csv_io import predictions_csv, read_csv, validated_frame
 from tabserve.datasets import PENGUINS
+from tabserve.middleware import (
+    RejectMultipartWithoutBoundary,
+    RewriteJson,
+    configure_logging,
+    is_validation_error,
+    readable_validation_error,
+)
+from tabserve.openapi import ServiceDocs, is_docs_request
 from tabserve.schema import (
     ModelInfo,
     ModelList,
@@ -38,6 +48,19 @@ MAX_BATCH_SIZE = 64
 #: A queued single-row request older than this is shed with 503 instead of piling up.
 MAX_LATENCY_MS = 10_000
 
+DESCRIPTION = """\
+Predicts the species of a Palmer penguin (Adelie, Chinstrap or Gentoo) from its island, bill,
+flipper, body mass and sex, with a choice of tuned classifiers from the BentoML model store.
+
+* `POST /predict`: one penguin, flat JSON. Any measurement and `sex` may be null or absent.
+* `POST /predict_batch`: `{"penguins": [...]}`, up to 10,000 per request.
+* `POST /predict_csv`: a CSV upload in the form field `file`; the CSV comes back with predictions.
+* `GET /models`, `GET /model_info`: what can answer, and what answers now.
+* `POST /select_model`: switch the answering model by tag, model name or algorithm id.
+
+Every prediction names its model in `model` and in the `X-Model-Tag` header.
+"""
+
 read_only = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
 
@@ -50,6 +73,7 @@ class Svc:
     """Palmer Penguins species classifiers from the BentoML model store."""
 
     def __init__(self) -> None:
+        configure_logging()
         self.models = ModelServer(SPEC, ActiveModelFile(default_state_dir(), SPEC.name))
         self.batcher = AdaptiveBatcher(
             self.models.predict_rows, max_batch_size=MAX_BATCH_SIZE, max_latency_ms=MAX_LATENCY_MS
@@ -61,7 +85,7 @@ class Svc:
         """Predict one penguin's species. Concurrent requests are batched adaptively."""
         prediction = await self.batcher(penguin)
         ctx.response.headers["X-Model-Tag"] = prediction["model"]
-        return prediction
+        return PenguinPrediction.model_validate(prediction)
 
     @bentoml.api(route="/predict_batch")
     @json_errors
@@ -70,13 +94,11 @@ class Svc:
         predictions = self.models.predict_rows(penguins)
         tag = predictions[0]["model"]
         ctx.response.headers["X-Model-Tag"] = tag
-        return {"predictions": predictions, "model": tag}
+        return PenguinBatchPrediction(predictions=predictions, model=tag)
 
     @bentoml.api(route="/predict_csv")
     @json_errors
-    def predict_csv(
-        self, file: Annotated[Path, ContentType("text/csv")], *, ctx: bentoml.Context
-    ) -> Annotated[Path, ContentType("text/csv")]:
+    def predict_csv(self, file: Path, *, ctx: bentoml.Context) -> Annotated[Path, ContentType("text/csv")]:
         """Upload a CSV of penguins (header row, empty cell = unknown); get it back with predictions."""
         frame = read_csv(SPEC, file.read_bytes())
         model, probabilities = self.models.predict_proba(validated_frame(SPEC, frame))
@@ -90,7 +112,7 @@ class Svc:
     @json_errors
     def select_model(self, model: str, *, ctx: bentoml.Context) -> ModelInfo:
         """Switch the active model by tag, model name or algorithm id; every worker follows."""
-        return self.models.select(model).record.info()
+        return ModelInfo.model_validate(self.models.select(model).record.info())
 
     @read_only.get("/models", response_model=ModelList, tags=["Models"])
     def list_models(self) -> ModelList:
@@ -100,8 +122,13 @@ class Svc:
         return ModelList(
             active=active_tag,
             models=[
-                {"tag": r.tag, "algorithm": r.algorithm, "metrics": r.metrics,
-                 "created": r.created, "active": r.tag == active_tag}
+                {
+                    "tag": r.tag,
+                    "algorithm": r.algorithm,
+                    "metrics": r.metrics,
+                    "created": r.created,
+                    "active": r.tag == active_tag,
+                }
                 for r in self.models.refresh()
             ],
         )
@@ -110,3 +137,37 @@ class Svc:
     def model_info(self) -> ModelInfo:
         """The active model: tag, algorithm, metrics, hyper-parameters, classes and input schema."""
         return ModelInfo(**self.models.require_active().record.info())
+
+
+@read_only.exception_handler(Exception)
+async def _read_only_errors(request: Request, exc: Exception) -> JSONResponse:
+    error = as_api_error(exc)
+    if error is None:
+        raise exc
+    return JSONResponse(error.body(), status_code=error.status)
+
+
+Svc.add_asgi_middleware(RejectMultipartWithoutBoundary)
+Svc.add_asgi_middleware(RewriteJson, select=is_validation_error, rewrite=readable_validation_error)
+Svc.add_asgi_middleware(
+    RewriteJson,
+    select=is_docs_request,
+    rewrite=ServiceDocs(
+        title="Penguin species classifier",
+        version=__version__,
+        description=DESCRIPTION,
+        request_examples={
+            "/predict": SPEC.example,
+            "/predict_batch": {
+                SPEC.rows_noun: [SPEC.example, {"island": "Dream", "bill_length_mm": 49.5, "sex": None}]
+            },
+            "/select_model": {"model": "random_forest"},
+        },
+        error_statuses={
+            "/predict": (400, 500, 503),
+            "/predict_batch": (400, 500, 503),
+            "/predict_csv": (400, 500, 503),
+            "/select_model": (400, 404, 409, 500),
+        },
+    ),
+)

@@ -64,9 +64,7 @@ def _check_numeric(frame: pd.DataFrame, feature: NumericFeature) -> None:
     present = text.notna().to_numpy()
     not_number = present & ~np.isfinite(values)
     if (row := _first_bad(not_number)) is not None:
-        raise CsvError(
-            f"{_where(row, feature.name)}: {text.iloc[row]!r} is not a finite number"
-        )
+        raise CsvError(f"{_where(row, feature.name)}: {text.iloc[row]!r} is not a finite number")
     out_of_range = present & ((values < feature.minimum) | (values > feature.maximum))
     if (row := _first_bad(out_of_range)) is not None:
         raise CsvError(
@@ -83,8 +81,7 @@ def _check_categorical(frame: pd.DataFrame, feature: CategoricalFeature) -> None
     invalid = present & ~text.isin(feature.values).to_numpy()
     if (row := _first_bad(invalid)) is not None:
         raise CsvError(
-            f"{_where(row, feature.name)}: {text.iloc[row]!r} is not one of "
-            f"{', '.join(feature.values)}"
+            f"{_where(row, feature.name)}: {text.iloc[row]!r} is not one of {', '.join(feature.values)}"
         )
 
 
@@ -98,9 +95,7 @@ def validated_frame(spec: DatasetSpec, frame: pd.DataFrame) -> pd.DataFrame:
     return normalise_frame(spec, complete)
 
 
-def predictions_csv(
-    spec: DatasetSpec, frame: pd.DataFrame, probabilities: np.ndarray
-) -> str:
+def predictions_csv(spec: DatasetSpec, frame: pd.DataFrame, probabilities: np.ndarray) -> str:
     """The input rows as sent, with the predicted class, its confidence and every probability."""
     classes = np.asarray(spec.classes)
     result = frame.copy()

@@ -111,7 +111,5 @@ def frame_from_rows(spec: DatasetSpec, rows: Iterable[Any]) -> pd.DataFrame:
         columns[feature.name] = np.array([np.nan if v is None else v for v in values], np.float64)
     for feature in spec.categorical:
         values = [getattr(row, feature.name) for row in rows]
-        columns[feature.name] = np.array(
-            [MISSING_CATEGORY if v is None else v for v in values], dtype=object
-        )
+        columns[feature.name] = np.array([MISSING_CATEGORY if v is None else v for v in values], dtype=object)
     return pd.DataFrame(columns, columns=list(spec.input_columns))

@@ -198,7 +198,9 @@ def resolve(selector: str, records: list[ModelRecord]) -> ModelRecord:
                 best = latest(matching)
                 candidates[best.tag] = best
     if not candidates:
-        choices = sorted({r.tag for r in records} | {r.name for r in records} | {r.algorithm for r in records})
+        choices = sorted(
+            {r.tag for r in records} | {r.name for r in records} | {r.algorithm for r in records}
+        )
         raise ModelNotFound(selector, choices)
     if len(candidates) > 1:
         raise AmbiguousSelector(selector, sorted(candidates))

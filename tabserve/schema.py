@@ -21,18 +21,18 @@ def input_model(spec: DatasetSpec) -> type[BaseModel]:
     """One input row: bounded finite numbers (null = impute), closed categories, no unknown fields."""
     fields: dict[str, Any] = {}
     for feature in spec.fields_in_display_order:
+        # OpenAPI 3.0 (BentoML's schema classes) knows `example`, not JSON Schema's `examples`.
+        example = {"example": feature.example}
         if isinstance(feature, CategoricalFeature):
             kind = Literal[feature.values]  # type: ignore[valid-type]
             if feature.required:
-                field = Field(description=feature.description, examples=[feature.example])
+                field = Field(description=feature.description, json_schema_extra=example)
                 fields[feature.name] = (kind, field)
             else:
-                field = Field(None, description=feature.description, examples=[feature.example])
+                field = Field(None, description=feature.description, json_schema_extra=example)
                 fields[feature.name] = (kind | None, field)
             continue
-        description = (
-            f"{feature.description}; {feature.minimum:g} to {feature.maximum:g}, null = unknown"
-        )
+        description = f"{feature.description}; {feature.minimum:g} to {feature.maximum:g}, null = unknown"
         fields[feature.name] = (
             float | None,
             Field(
@@ -42,14 +42,12 @@ def input_model(spec: DatasetSpec) -> type[BaseModel]:
                 strict=True,
                 allow_inf_nan=False,
                 description=description,
-                examples=[feature.example],
+                json_schema_extra=example,
             ),
         )
     return create_model(
         spec.row_noun.capitalize(),
-        __config__=ConfigDict(
-            extra="forbid", json_schema_extra={"examples": [spec.example]}
-        ),
+        __config__=ConfigDict(extra="forbid", json_schema_extra={"example": spec.example}),
         __doc__=f"One {spec.row_noun} to classify.",
         **fields,
     )
@@ -85,8 +83,7 @@ def _reject_oversized(rows: Any) -> Any:
     """Refuse an oversized batch before any of its rows is validated."""
     if isinstance(rows, list) and len(rows) > MAX_BATCH_ROWS:
         raise ValueError(
-            f"at most {MAX_BATCH_ROWS} rows per request, got {len(rows)}; split the batch "
-            "or use /predict_csv"
+            f"at most {MAX_BATCH_ROWS} rows per request, got {len(rows)}; split the batch or use /predict_csv"
         )
     return rows
 
@@ -128,10 +125,3 @@ class ModelInfo(BaseModel):
     input_schema: dict[str, Any] = Field(description="Columns, ranges and derived features")
     training: dict[str, Any] = Field(description="Seed, folds, rows, data hash, library versions")
     model_sha256: str
-
-
-class ErrorBody(BaseModel):
-    """What every 4xx from this service looks like."""
-
-    error: str = Field(description="What went wrong and what to do about it")
-    choices: list[str] | None = Field(None, description="Valid values, where that helps")

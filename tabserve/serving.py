@@ -115,9 +115,7 @@ class ModelServer:
     def require_active(self) -> LoadedModel:
         model = self.active()
         if model is None:
-            raise NoModelAvailable(
-                f"no {self.spec.name} model is loaded; train one with `python train.py`"
-            )
+            raise NoModelAvailable(f"no {self.spec.name} model is loaded; train one with `python train.py`")
         return model
 
     def select(self, selector: str) -> LoadedModel:

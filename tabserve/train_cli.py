@@ -54,8 +54,12 @@ def train(
     )
     results: list[tuple[TrainedModel, ModelRecord | None]] = []
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     ) as progress:
         task = progress.add_task("training", total=len(ids))
         for algorithm_id in ids:
@@ -66,7 +70,11 @@ def train(
             record = None
             if not dry_run:
                 record = save_trained(
-                    spec, trained, split, seed=seed, cv_folds=cv_folds,
+                    spec,
+                    trained,
+                    split,
+                    seed=seed,
+                    cv_folds=cv_folds,
                     grid="quick" if quick else "full",
                 )
             results.append((trained, record))

@@ -43,9 +43,7 @@ def split_dataset(spec: DatasetSpec, seed: int) -> Split:
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=TEST_FRACTION, stratify=y, random_state=seed
     )
-    return Split(
-        X_train.reset_index(drop=True), X_test.reset_index(drop=True), y_train, y_test
-    )
+    return Split(X_train.reset_index(drop=True), X_test.reset_index(drop=True), y_train, y_test)
 
 
 @dataclass(frozen=True)
@@ -59,16 +57,16 @@ class TrainedModel:
     training_seconds: float
 
 
-def evaluate(pipeline: Pipeline, classes: tuple[str, ...], X: pd.DataFrame, y: np.ndarray) -> dict[str, float]:
+def evaluate(
+    pipeline: Pipeline, classes: tuple[str, ...], X: pd.DataFrame, y: np.ndarray
+) -> dict[str, float]:
     """Held-out metrics; probabilities are aligned to ``classes`` (the dataset's canonical order)."""
     probabilities = pipeline.predict_proba(X)
     predicted = np.asarray(classes)[probabilities.argmax(axis=1)]
     return {
         "accuracy": float(accuracy_score(y, predicted)),
         "f1_macro": float(f1_score(y, predicted, average="macro", labels=list(classes))),
-        "roc_auc_ovr": float(
-            roc_auc_score(y, probabilities, multi_class="ovr", labels=list(classes))
-        ),
+        "roc_auc_ovr": float(roc_auc_score(y, probabilities, multi_class="ovr", labels=list(classes))),
         "log_loss": float(log_loss(y, probabilities, labels=list(classes))),
     }
 

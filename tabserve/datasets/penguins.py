@@ -36,7 +36,9 @@ PENGUINS = DatasetSpec(
             "Biscoe",
             required=True,
         ),
-        CategoricalFeature("sex", "Sex of the penguin (null or absent when unknown)", ("female", "male"), "male"),
+        CategoricalFeature(
+            "sex", "Sex of the penguin (null or absent when unknown)", ("female", "male"), "male"
+        ),
     ),
     derived=(
         RatioFeature("bill_ratio", "bill_length_mm", "bill_depth_mm"),
