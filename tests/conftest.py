@@ -1,0 +1,67 @@
+"""Shared fixtures: a temporary model store trained with ``train.py --quick`` and a real server.
+
+``BENTOML_HOME`` is set before anything imports BentoML, so no test touches the user's store.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+HOME = Path(tempfile.mkdtemp(prefix="tabserve-tests-"))
+os.environ["BENTOML_HOME"] = str(HOME / "bentoml")
+os.environ["BENTOML_DO_NOT_TRACK"] = "true"
+os.environ["TABSERVE_STATE_DIR"] = str(HOME / "state")
+
+from tabserve.datasets import PENGUINS  # noqa: E402
+from tabserve.registry import ModelRecord, list_records  # noqa: E402
+from tests.server import ROOT, Server  # noqa: E402
+
+
+def run_train(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "train.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+@pytest.fixture(scope="session")
+def trained() -> list[ModelRecord]:
+    """One quick-trained version of every algorithm in the temporary store."""
+    result = run_train("--quick")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return list_records(PENGUINS.name)
+
+
+@pytest.fixture(scope="session")
+def logs() -> Path:
+    path = HOME / "logs"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def server(trained: list[ModelRecord], logs: Path) -> Iterator[Server]:
+    """One worker, the project's configuration.yaml, the shared temporary store and state."""
+    running = Server({}, logs / "server.log").start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture()
+def client(server: Server) -> Iterator[httpx.Client]:
+    """An HTTP client on a server whose active model is the default (no choice recorded)."""
+    (HOME / "state" / f"active-{PENGUINS.name}.json").unlink(missing_ok=True)
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        yield http

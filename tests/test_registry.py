@@ -1,0 +1,102 @@
+"""Choosing models from the store: selectors, the default, and the integrity check."""
+
+import shutil
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tabserve.registry import (
+    MODEL_FILE,
+    AmbiguousSelector,
+    IntegrityError,
+    ModelNotFound,
+    ModelRecord,
+    default_record,
+    load_pipeline,
+    resolve,
+)
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def record(name: str, version: str, algorithm: str, minutes: int, f1: float = 0.9, loss: float = 0.1):
+    return ModelRecord(
+        tag=f"{name}:{version}",
+        name=name,
+        version=version,
+        dataset="penguins",
+        algorithm=algorithm,
+        created=T0 + timedelta(minutes=minutes),
+        path=Path("/nonexistent"),
+        metadata={"metrics": {"f1_macro": f1, "log_loss": loss}},
+    )
+
+
+RECORDS = [
+    record("penguins_svm", "aaa111", "svm", 1),
+    record("penguins_svm", "aab222", "svm", 2),
+    record("penguins_knn", "ccc333", "knn", 3),
+]
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("penguins_svm:aaa111", "penguins_svm:aaa111"),  # full tag
+        ("penguins_svm", "penguins_svm:aab222"),  # name: latest version
+        ("svm", "penguins_svm:aab222"),  # algorithm: latest model
+        ("knn", "penguins_knn:ccc333"),
+        ("penguins_svm:aab", "penguins_svm:aab222"),  # unique version prefix
+        (" knn ", "penguins_knn:ccc333"),
+    ],
+)
+def test_selectors_resolve(selector, expected):
+    assert resolve(selector, RECORDS).tag == expected
+
+
+def test_unknown_selector_lists_the_choices():
+    with pytest.raises(ModelNotFound) as caught:
+        resolve("xgboost", RECORDS)
+    assert {"svm", "knn", "penguins_svm", "penguins_svm:aaa111"} <= set(caught.value.choices)
+
+
+def test_ambiguous_selector_lists_the_candidates():
+    with pytest.raises(AmbiguousSelector) as caught:
+        resolve("penguins_svm:aa", RECORDS)
+    assert caught.value.candidates == ["penguins_svm:aaa111", "penguins_svm:aab222"]
+
+
+def test_a_name_that_is_also_another_models_algorithm_is_ambiguous():
+    odd = [*RECORDS, record("knn", "ddd444", "random_forest", 4)]
+    with pytest.raises(AmbiguousSelector):
+        resolve("knn", odd)
+
+
+def test_default_is_best_latest_version_by_f1_then_log_loss():
+    records = [
+        record("penguins_svm", "old", "svm", 1, f1=1.0, loss=0.01),  # superseded by a newer svm
+        record("penguins_svm", "new", "svm", 5, f1=0.95),
+        record("penguins_knn", "a", "knn", 2, f1=0.97, loss=0.3),
+        record("penguins_random_forest", "b", "random_forest", 3, f1=0.97, loss=0.2),
+    ]
+    assert default_record(records).tag == "penguins_random_forest:b"
+    assert default_record([]) is None
+
+
+def test_a_tampered_model_file_is_refused(trained, tmp_path):
+    original = trained[0]
+    copy = tmp_path / "model"
+    shutil.copytree(original.path, copy)
+    tampered = replace(original, path=copy)
+    load_pipeline(tampered)  # intact copy loads
+    with (copy / MODEL_FILE).open("ab") as stream:
+        stream.write(b"\0")
+    with pytest.raises(IntegrityError, match="sha256"):
+        load_pipeline(tampered)
+    (copy / MODEL_FILE).unlink()
+    with pytest.raises(IntegrityError, match="missing"):
+        load_pipeline(tampered)
+    with pytest.raises(IntegrityError, match="no recorded sha256"):
+        load_pipeline(replace(original, metadata={}))
