@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -14,7 +15,8 @@ from .algorithms import ALGORITHMS, parse_algorithm_ids
 from .datasets import DATASETS
 from .training import TrainedModel, split_dataset, train_algorithm
 
-console = Console()
+# Piped output (CI logs, files) gets room for full model tags instead of rich's 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 120)
 app = typer.Typer(add_completion=False, rich_markup_mode="rich")
 
 
