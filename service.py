@@ -18,6 +18,7 @@ from tabserve.api_errors import as_api_error, json_errors
 from tabserve.batching import AdaptiveBatcher
 from tabserve.csv_io import predictions_csv, read_csv, validated_frame
 from tabserve.datasets import PENGUINS
+from tabserve.features import columns_from_frame
 from tabserve.middleware import (
     RejectMultipartWithoutBoundary,
     RewriteJson,
@@ -101,7 +102,8 @@ class Svc:
     def predict_csv(self, file: Path, *, ctx: bentoml.Context) -> Annotated[Path, ContentType("text/csv")]:
         """Upload a CSV of penguins (header row, empty cell = unknown); get it back with predictions."""
         frame = read_csv(SPEC, file.read_bytes())
-        model, probabilities = self.models.predict_proba(validated_frame(SPEC, frame))
+        columns = columns_from_frame(SPEC, validated_frame(SPEC, frame))
+        model, probabilities = self.models.predict_proba(columns)
         return Response(
             predictions_csv(SPEC, frame, probabilities),
             media_type="text/csv",

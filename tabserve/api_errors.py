@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.responses import JSONResponse
 
 from .csv_io import CsvError
@@ -75,6 +76,9 @@ def json_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """
 
     def respond(exc: Exception, ctx: Any) -> JSONResponse:
+        if isinstance(exc, ValidationError):
+            # Inputs were validated before the method ran: this is a server-side bug, not a 400.
+            raise RuntimeError(f"{func.__name__} built an invalid response") from exc
         error = as_api_error(exc)
         if error is None:
             raise exc

@@ -102,8 +102,8 @@ def normalise_frame(spec: DatasetSpec, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, columns=list(spec.input_columns))
 
 
-def frame_from_rows(spec: DatasetSpec, rows: Iterable[Any]) -> pd.DataFrame:
-    """Build the Pipeline's input from validated row objects (attributes named like the columns)."""
+def columns_from_rows(spec: DatasetSpec, rows: Iterable[Any]) -> dict[str, np.ndarray]:
+    """The Pipeline's input columns from validated row objects (attributes named like the columns)."""
     rows = list(rows)
     columns: dict[str, np.ndarray] = {}
     for feature in spec.numeric:
@@ -112,4 +112,30 @@ def frame_from_rows(spec: DatasetSpec, rows: Iterable[Any]) -> pd.DataFrame:
     for feature in spec.categorical:
         values = [getattr(row, feature.name) for row in rows]
         columns[feature.name] = np.array([MISSING_CATEGORY if v is None else v for v in values], dtype=object)
+    return columns
+
+
+def columns_from_frame(spec: DatasetSpec, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The columns of a :func:`normalise_frame` result."""
+    return {name: frame[name].to_numpy() for name in spec.input_columns}
+
+
+def frame_from_columns(spec: DatasetSpec, columns: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(columns, columns=list(spec.input_columns))
+
+
+def frame_from_rows(spec: DatasetSpec, rows: Iterable[Any]) -> pd.DataFrame:
+    return frame_from_columns(spec, columns_from_rows(spec, rows))
+
+
+def with_gaps(spec: DatasetSpec, frame: pd.DataFrame, rows_per_column: int = 5) -> pd.DataFrame:
+    """``frame`` plus copies of its first rows with each optional column knocked out in turn.
+
+    Real data has few gaps; checks of the imputation path (ONNX parity, tests) need many.
+    """
+    copies = []
+    for feature in (*spec.numeric, *(f for f in spec.categorical if not f.required)):
+        copy = frame.head(rows_per_column).copy()
+        copy[feature.name] = MISSING_CATEGORY if feature in spec.categorical else np.nan
+        copies.append(copy)
+    return pd.concat([frame, *copies], ignore_index=True)

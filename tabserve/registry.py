@@ -16,15 +16,23 @@ from typing import Any
 
 import bentoml
 import joblib
+import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from .datasets import DatasetSpec
+from .engines import Engine, OnnxEngine, SklearnEngine
+from .features import columns_from_frame, with_gaps
+from .onnx_export import parity_gap, to_onnx
 from .training import Split, TrainedModel
 
 #: The file inside a model's store folder; the name ``bentoml.sklearn.load_model`` also reads.
 MODEL_FILE = "saved_model.pkl"
+#: The ONNX conversion beside it, present when it passed the parity check.
+ONNX_FILE = "model.onnx"
+#: Largest difference in any probability the ONNX fast path may show against the Pipeline.
+PARITY_TOLERANCE = 1e-5
 MODEL_MODULE = "bentoml.sklearn"
-LIBRARIES = ("scikit-learn", "numpy", "pandas", "joblib", "bentoml")
+LIBRARIES = ("scikit-learn", "numpy", "pandas", "joblib", "bentoml", "skl2onnx", "onnxruntime")
 
 
 class ModelNotFound(LookupError):
@@ -110,13 +118,30 @@ class ModelRecord:
             "input_schema": md.get("input_schema", {}),
             "training": md.get("training", {}),
             "model_sha256": md.get("model_sha256", ""),
+            "serving": md.get("serving", {}),
         }
+
+
+def _fast_path(spec: DatasetSpec, trained: TrainedModel, split: Split) -> tuple[bytes | None, dict[str, Any]]:
+    """The ONNX model and how it compares with the Pipeline, or why there is none."""
+    frame = with_gaps(spec, pd.concat([split.X_train, split.X_test], ignore_index=True))
+    try:
+        model = to_onnx(spec, trained.pipeline)
+        probabilities = OnnxEngine(spec, model).predict_proba(columns_from_frame(spec, frame))
+    except Exception as exc:  # a family skl2onnx cannot convert falls back to scikit-learn
+        return None, {"engine": SklearnEngine.name, "reason": f"ONNX conversion failed: {exc}"[:500]}
+    gap = parity_gap(trained.pipeline, probabilities, frame)
+    if not gap <= PARITY_TOLERANCE:
+        reason = f"ONNX probabilities differ by {gap:.2e} (> {PARITY_TOLERANCE:g}) on {len(frame)} rows"
+        return None, {"engine": SklearnEngine.name, "reason": reason}
+    return model, {"engine": OnnxEngine.name, "parity_max_abs_diff": gap, "parity_rows": len(frame)}
 
 
 def save_trained(
     spec: DatasetSpec, trained: TrainedModel, split: Split, *, seed: int, cv_folds: int, grid: str
 ) -> ModelRecord:
-    """Save a fitted Pipeline as a new version in the store; never overwrites an existing one."""
+    """Save a fitted Pipeline (and its checked ONNX conversion) as a new version in the store."""
+    onnx_model, serving = _fast_path(spec, trained, split)
     metadata: dict[str, Any] = {
         "metrics": trained.metrics,
         "hyperparameters": trained.hyperparameters,
@@ -132,6 +157,7 @@ def save_trained(
             "training_seconds": round(trained.training_seconds, 3),
             "libraries": library_versions(),
         },
+        "serving": serving,
     }
     with bentoml.models.create(
         model_name(spec.name, trained.algorithm),
@@ -142,6 +168,10 @@ def save_trained(
         path = Path(model.path_of(MODEL_FILE))
         joblib.dump(trained.pipeline, path)
         model.info.metadata["model_sha256"] = sha256_file(path)
+        if onnx_model is not None:
+            onnx_path = Path(model.path_of(ONNX_FILE))
+            onnx_path.write_bytes(onnx_model)
+            model.info.metadata["serving"]["onnx_sha256"] = sha256_file(onnx_path)
     return ModelRecord.from_model(bentoml.models.get(model.tag))
 
 
@@ -155,21 +185,34 @@ def list_records(dataset: str) -> list[ModelRecord]:
     return sorted(records, key=lambda r: r.created, reverse=True)
 
 
-def load_pipeline(record: ModelRecord) -> Pipeline:
-    """Load a model after checking its file against the sha256 recorded when it was saved."""
-    path = record.path / MODEL_FILE
-    expected = record.metadata.get("model_sha256")
+def _verified_path(record: ModelRecord, filename: str, expected: str | None) -> Path:
+    """The path of one of a model's files, after checking it against its recorded sha256."""
+    path = record.path / filename
     if not expected:
-        raise IntegrityError(f"{record.tag} has no recorded sha256; retrain it with train.py")
+        raise IntegrityError(f"{record.tag} has no recorded sha256 for {filename}; retrain it with train.py")
     if not path.is_file():
-        raise IntegrityError(f"{record.tag}: {MODEL_FILE} is missing from {record.path}")
+        raise IntegrityError(f"{record.tag}: {filename} is missing from {record.path}")
     actual = sha256_file(path)
     if actual != expected:
         raise IntegrityError(
-            f"{record.tag}: {MODEL_FILE} has sha256 {actual[:12]}…, recorded {expected[:12]}…; "
+            f"{record.tag}: {filename} has sha256 {actual[:12]}…, recorded {expected[:12]}…; "
             "the file was modified or corrupted, so it is not loaded"
         )
-    return joblib.load(path)
+    return path
+
+
+def load_pipeline(record: ModelRecord) -> Pipeline:
+    """Load a model's Pipeline after checking its file against the sha256 recorded at save time."""
+    return joblib.load(_verified_path(record, MODEL_FILE, record.metadata.get("model_sha256")))
+
+
+def load_engine(spec: DatasetSpec, record: ModelRecord) -> Engine:
+    """The fastest verified way to run a model: its ONNX conversion if it has one, else the Pipeline."""
+    serving = record.metadata.get("serving", {})
+    if serving.get("engine") == OnnxEngine.name:
+        path = _verified_path(record, ONNX_FILE, serving.get("onnx_sha256"))
+        return OnnxEngine(spec, path.read_bytes())
+    return SklearnEngine(spec, load_pipeline(record))
 
 
 def latest(records: list[ModelRecord]) -> ModelRecord:

@@ -125,3 +125,6 @@ class ModelInfo(BaseModel):
     input_schema: dict[str, Any] = Field(description="Columns, ranges and derived features")
     training: dict[str, Any] = Field(description="Seed, folds, rows, data hash, library versions")
     model_sha256: str
+    serving: dict[str, Any] = Field(
+        description="Inference engine (onnxruntime fast path or sklearn) and its parity check"
+    )

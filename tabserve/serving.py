@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from .datasets import DatasetSpec
-from .features import frame_from_rows
-from .registry import ModelRecord, default_record, list_records, load_pipeline, resolve
+from .engines import Engine
+from .features import columns_from_rows
+from .registry import ModelRecord, default_record, list_records, load_engine, resolve
 from .state import ActiveModelFile
 
 logger = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ class ModelRefused(RuntimeError):
 @dataclass(frozen=True)
 class LoadedModel:
     record: ModelRecord
-    pipeline: Pipeline
+    engine: Engine
 
     @property
     def tag(self) -> str:
@@ -78,16 +77,16 @@ class ModelServer:
 
     def _load(self, record: ModelRecord) -> None:
         try:
-            pipeline = load_pipeline(record)
-            classes = tuple(str(c) for c in pipeline.classes_)
+            classes = tuple(record.metadata.get("classes", ()))
             if classes != self.spec.classes:
                 raise ValueError(f"its classes {list(classes)} differ from {list(self.spec.classes)}")
+            engine = load_engine(self.spec, record)
         except Exception as exc:  # a broken model must not take the others down
             self._refused[record.tag] = str(exc)
             logger.error("Refusing model %s: %s", record.tag, exc)
             return
-        self._models[record.tag] = LoadedModel(record, pipeline)
-        logger.info("Loaded model %s (%s)", record.tag, record.algorithm)
+        self._models[record.tag] = LoadedModel(record, engine)
+        logger.info("Loaded model %s (%s, %s)", record.tag, record.algorithm, engine.name)
 
     @property
     def records(self) -> list[ModelRecord]:
@@ -127,14 +126,14 @@ class ModelServer:
         self._unknown_choice = None
         return self._models[record.tag]
 
-    def predict_proba(self, frame: pd.DataFrame) -> tuple[LoadedModel, np.ndarray]:
-        """Class probabilities (columns in the dataset's class order) and the model that made them."""
+    def predict_proba(self, columns: dict[str, np.ndarray]) -> tuple[LoadedModel, np.ndarray]:
+        """Class probabilities (in the dataset's class order) and the model that made them."""
         model = self.require_active()
-        return model, model.pipeline.predict_proba(frame)
+        return model, model.engine.predict_proba(columns)
 
     def predict_rows(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
         """Predict validated row objects (one batch, one model) into response objects."""
-        model, probabilities = self.predict_proba(frame_from_rows(self.spec, rows))
+        model, probabilities = self.predict_proba(columns_from_rows(self.spec, rows))
         return self.format_predictions(model.tag, probabilities)
 
     def format_predictions(self, tag: str, probabilities: np.ndarray) -> list[dict[str, Any]]:

@@ -84,7 +84,14 @@ def train(
             console.print(f"  [green]✓[/] {algorithm_id} in {trained.training_seconds:.1f}s")
 
     table = Table(title=f"{spec.title} models", title_justify="left")
-    for column in ("tag" if not dry_run else "algorithm", "accuracy", "macro F1", "ROC-AUC", "time"):
+    for column in (
+        "tag" if not dry_run else "algorithm",
+        "accuracy",
+        "macro F1",
+        "ROC-AUC",
+        "time",
+        "engine",
+    ):
         textual = column in ("tag", "algorithm")
         table.add_column(column, justify="left" if textual else "right", overflow="fold")
     for trained, record in results:
@@ -95,6 +102,7 @@ def train(
             f"{m['f1_macro']:.4f}",
             f"{m['roc_auc_ovr']:.4f}",
             f"{trained.training_seconds:.1f}s",
+            record.metadata["serving"]["engine"] if record else "",
         )
     console.print(table)
     if dry_run:

@@ -7,13 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from tabserve.datasets import PENGUINS
 from tabserve.registry import (
     MODEL_FILE,
+    ONNX_FILE,
     AmbiguousSelector,
     IntegrityError,
     ModelNotFound,
     ModelRecord,
     default_record,
+    load_engine,
     load_pipeline,
     resolve,
 )
@@ -100,3 +103,15 @@ def test_a_tampered_model_file_is_refused(trained, tmp_path):
         load_pipeline(tampered)
     with pytest.raises(IntegrityError, match="no recorded sha256"):
         load_pipeline(replace(original, metadata={}))
+
+
+def test_a_tampered_onnx_file_is_refused(trained, tmp_path):
+    original = next(r for r in trained if r.metadata["serving"]["engine"] == "onnxruntime")
+    copy = tmp_path / "model"
+    shutil.copytree(original.path, copy)
+    tampered = replace(original, path=copy)
+    assert load_engine(PENGUINS, tampered).name == "onnxruntime"
+    data = (copy / ONNX_FILE).read_bytes()
+    (copy / ONNX_FILE).write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    with pytest.raises(IntegrityError, match=r"model\.onnx has sha256"):
+        load_engine(PENGUINS, tampered)

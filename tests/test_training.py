@@ -5,7 +5,7 @@ import pytest
 
 from tabserve.algorithms import ALGORITHMS, parse_algorithm_ids
 from tabserve.datasets import PENGUINS
-from tabserve.registry import MODEL_FILE, list_records, sha256_file
+from tabserve.registry import MODEL_FILE, ONNX_FILE, list_records, sha256_file
 from tabserve.training import split_dataset, train_algorithm
 from tests.conftest import run_train
 
@@ -56,6 +56,10 @@ def test_trained_models_carry_labels_metrics_and_provenance(trained):
         assert len(md["training"]["train_data_sha256"]) == 64
         assert {"scikit-learn", "numpy", "pandas", "bentoml", "python"} <= set(md["training"]["libraries"])
         assert md["model_sha256"] == sha256_file(record.path / MODEL_FILE)
+        # Every family converts to ONNX and passes the parity check at save time.
+        assert md["serving"]["engine"] == "onnxruntime", md["serving"]
+        assert md["serving"]["parity_max_abs_diff"] <= 1e-5
+        assert md["serving"]["onnx_sha256"] == sha256_file(record.path / ONNX_FILE)
 
 
 def test_saved_models_load_with_bentoml_sklearn(trained):
