@@ -128,6 +128,18 @@ def frame_from_rows(spec: DatasetSpec, rows: Iterable[Any]) -> pd.DataFrame:
     return frame_from_columns(spec, columns_from_rows(spec, rows))
 
 
+def _is_missing(value: Any) -> bool:
+    return value is None or value == MISSING_CATEGORY or (isinstance(value, float) and np.isnan(value))
+
+
+def rows_from_frame(spec: DatasetSpec, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Pipeline-input rows as API request bodies: missing numbers and categories become null."""
+    return [
+        {name: None if _is_missing(value) else value for name, value in record.items()}
+        for record in frame[list(spec.input_columns)].to_dict(orient="records")
+    ]
+
+
 def with_gaps(spec: DatasetSpec, frame: pd.DataFrame, rows_per_column: int = 5) -> pd.DataFrame:
     """``frame`` plus copies of its first rows with each optional column knocked out in turn.
 

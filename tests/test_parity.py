@@ -14,10 +14,9 @@ import pytest
 
 from tabserve.algorithms import ALGORITHMS
 from tabserve.datasets import PENGUINS
-from tabserve.features import with_gaps
+from tabserve.features import rows_from_frame, with_gaps
 from tabserve.registry import PARITY_TOLERANCE, latest, load_pipeline
 from tabserve.training import split_dataset
-from tests.helpers import rows_as_json
 
 SEED = 42  # train.py's default, so these rows were held out from every model under test
 
@@ -26,7 +25,7 @@ SEED = 42  # train.py's default, so these rows were held out from every model un
 def held_out():
     """The held-out rows, plus copies with values knocked out to exercise imputation."""
     frame = with_gaps(PENGUINS, split_dataset(PENGUINS, SEED).X_test)
-    return frame, rows_as_json(frame)
+    return frame, rows_from_frame(PENGUINS, frame)
 
 
 def test_held_out_rows_include_missing_values(held_out):
