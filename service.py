@@ -16,9 +16,7 @@ from starlette.responses import JSONResponse, Response
 from tabserve import __version__
 from tabserve.api_errors import as_api_error, json_errors
 from tabserve.batching import AdaptiveBatcher
-from tabserve.csv_io import predictions_csv, read_csv, validated_frame
 from tabserve.datasets import PENGUINS
-from tabserve.features import columns_from_frame
 from tabserve.middleware import (
     RejectMultipartWithoutBoundary,
     RewriteJson,
@@ -35,7 +33,6 @@ from tabserve.schema import (
     input_model,
     prediction_model,
 )
-from tabserve.serving import ModelServer
 from tabserve.state import ActiveModelFile, default_state_dir
 
 SPEC = PENGUINS
@@ -74,6 +71,11 @@ class Svc:
     """Palmer Penguins species classifiers from the BentoML model store."""
 
     def __init__(self) -> None:
+        # Imported here, not at the top: `bentoml serve` imports this module in its supervisor
+        # process too, which only needs the API definitions; the worker alone loads numpy,
+        # ONNX Runtime and the models. This keeps start-up (time to /readyz) short.
+        from tabserve.serving import ModelServer
+
         configure_logging()
         self.models = ModelServer(SPEC, ActiveModelFile(default_state_dir(), SPEC.name))
         self.batcher = AdaptiveBatcher(
@@ -101,14 +103,8 @@ class Svc:
     @json_errors
     def predict_csv(self, file: Path, *, ctx: bentoml.Context) -> Annotated[Path, ContentType("text/csv")]:
         """Upload a CSV of penguins (header row, empty cell = unknown); get it back with predictions."""
-        frame = read_csv(SPEC, file.read_bytes())
-        columns = columns_from_frame(SPEC, validated_frame(SPEC, frame))
-        model, probabilities = self.models.predict_proba(columns)
-        return Response(
-            predictions_csv(SPEC, frame, probabilities),
-            media_type="text/csv",
-            headers={"X-Model-Tag": model.tag},
-        )
+        tag, table = self.models.predict_csv(file.read_bytes())
+        return Response(table, media_type="text/csv", headers={"X-Model-Tag": tag})
 
     @bentoml.api(route="/select_model")
     @json_errors

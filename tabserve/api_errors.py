@@ -16,9 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.responses import JSONResponse
 
-from .csv_io import CsvError
-from .registry import AmbiguousSelector, ModelNotFound
-from .serving import ModelRefused, NoModelAvailable
+from .errors import AmbiguousSelector, CsvError, ModelNotFound, ModelRefused, NoModelAvailable
 
 logger = logging.getLogger(__name__)
 

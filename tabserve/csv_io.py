@@ -12,11 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .datasets import CategoricalFeature, DatasetSpec, NumericFeature
-from .features import normalise_frame
-
-
-class CsvError(ValueError):
-    """A CSV the service cannot use; the message names the row and column where possible."""
+from .errors import CsvError
+from .frames import normalise_frame
 
 
 def read_csv(spec: DatasetSpec, data: bytes) -> pd.DataFrame:

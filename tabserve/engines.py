@@ -1,26 +1,37 @@
 """Inference engines: the ONNX Runtime fast path, and the scikit-learn Pipeline as the fallback.
 
-Both take the Pipeline's input as columns (see :func:`tabserve.features.columns_from_rows`) and
+Both take the Pipeline's input as columns (see :mod:`tabserve.columns`) and
 return probabilities with one column per class, in the dataset's class order.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import onnxruntime as ort
-from sklearn.pipeline import Pipeline
 
+from .columns import Columns
 from .datasets import DatasetSpec
-from .features import frame_from_columns
-from .onnx_export import PROBABILITIES, onnx_feeds
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+#: The ONNX output holding one probability column per class.
+PROBABILITIES = "probabilities"
+
+
+def onnx_feeds(spec: DatasetSpec, columns: Columns) -> dict[str, np.ndarray]:
+    """Pipeline-input columns as ONNX inputs of shape (n, 1), one per column, named like it."""
+    feeds = {f.name: columns[f.name].astype(np.float64).reshape(-1, 1) for f in spec.numeric}
+    feeds.update({f.name: columns[f.name].astype(object).reshape(-1, 1) for f in spec.categorical})
+    return feeds
 
 
 class Engine(Protocol):
     name: str
 
-    def predict_proba(self, columns: dict[str, np.ndarray]) -> np.ndarray: ...
+    def predict_proba(self, columns: Columns) -> np.ndarray: ...
 
 
 class SklearnEngine:
@@ -31,7 +42,9 @@ class SklearnEngine:
     def __init__(self, spec: DatasetSpec, pipeline: Pipeline):
         self.spec, self.pipeline = spec, pipeline
 
-    def predict_proba(self, columns: dict[str, np.ndarray]) -> np.ndarray:
+    def predict_proba(self, columns: Columns) -> np.ndarray:
+        from .frames import frame_from_columns  # pandas: already loaded with scikit-learn
+
         return self.pipeline.predict_proba(frame_from_columns(self.spec, columns))
 
 
@@ -47,7 +60,7 @@ class OnnxEngine:
         self.spec = spec
         self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
-    def predict_proba(self, columns: dict[str, np.ndarray]) -> np.ndarray:
+    def predict_proba(self, columns: Columns) -> np.ndarray:
         (probabilities,) = self.session.run([PROBABILITIES], onnx_feeds(self.spec, columns))
         # Tree ensembles sum float32 votes: renormalise in float64 so rows sum to 1 and stay in [0, 1].
         probabilities = np.clip(probabilities.astype(np.float64), 0.0, 1.0)

@@ -6,22 +6,18 @@ Pipeline, so a served model can never preprocess differently from how it was tra
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from .columns import MISSING_CATEGORY
 from .datasets import DatasetSpec
-
-#: How a missing categorical value is spelled inside the Pipeline. A string (not NaN) keeps the
-#: categorical columns a single dtype, which ONNX converters and the imputer both require.
-MISSING_CATEGORY = "__missing__"
 
 
 class RatioFeatures(TransformerMixin, BaseEstimator):
@@ -89,65 +85,3 @@ def build_preprocessor(spec: DatasetSpec) -> ColumnTransformer:
 
 def build_pipeline(spec: DatasetSpec, classifier: ClassifierMixin) -> Pipeline:
     return Pipeline([("features", build_preprocessor(spec)), ("classifier", classifier)])
-
-
-def normalise_frame(spec: DatasetSpec, frame: pd.DataFrame) -> pd.DataFrame:
-    """The Pipeline's input: ``spec``'s columns in order, floats with NaN, strings with a sentinel."""
-    columns: dict[str, np.ndarray] = {}
-    for feature in spec.numeric:
-        columns[feature.name] = pd.to_numeric(frame[feature.name]).to_numpy(np.float64, na_value=np.nan)
-    for feature in spec.categorical:
-        values = frame[feature.name].astype(object)
-        columns[feature.name] = values.where(values.notna(), MISSING_CATEGORY).to_numpy(object)
-    return pd.DataFrame(columns, columns=list(spec.input_columns))
-
-
-def columns_from_rows(spec: DatasetSpec, rows: Iterable[Any]) -> dict[str, np.ndarray]:
-    """The Pipeline's input columns from validated row objects (attributes named like the columns)."""
-    rows = list(rows)
-    columns: dict[str, np.ndarray] = {}
-    for feature in spec.numeric:
-        values = [getattr(row, feature.name) for row in rows]
-        columns[feature.name] = np.array([np.nan if v is None else v for v in values], np.float64)
-    for feature in spec.categorical:
-        values = [getattr(row, feature.name) for row in rows]
-        columns[feature.name] = np.array([MISSING_CATEGORY if v is None else v for v in values], dtype=object)
-    return columns
-
-
-def columns_from_frame(spec: DatasetSpec, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The columns of a :func:`normalise_frame` result."""
-    return {name: frame[name].to_numpy() for name in spec.input_columns}
-
-
-def frame_from_columns(spec: DatasetSpec, columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    return pd.DataFrame(columns, columns=list(spec.input_columns))
-
-
-def frame_from_rows(spec: DatasetSpec, rows: Iterable[Any]) -> pd.DataFrame:
-    return frame_from_columns(spec, columns_from_rows(spec, rows))
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or value == MISSING_CATEGORY or (isinstance(value, float) and np.isnan(value))
-
-
-def rows_from_frame(spec: DatasetSpec, frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Pipeline-input rows as API request bodies: missing numbers and categories become null."""
-    return [
-        {name: None if _is_missing(value) else value for name, value in record.items()}
-        for record in frame[list(spec.input_columns)].to_dict(orient="records")
-    ]
-
-
-def with_gaps(spec: DatasetSpec, frame: pd.DataFrame, rows_per_column: int = 5) -> pd.DataFrame:
-    """``frame`` plus copies of its first rows with each optional column knocked out in turn.
-
-    Real data has few gaps; checks of the imputation path (ONNX parity, tests) need many.
-    """
-    copies = []
-    for feature in (*spec.numeric, *(f for f in spec.categorical if not f.required)):
-        copy = frame.head(rows_per_column).copy()
-        copy[feature.name] = MISSING_CATEGORY if feature in spec.categorical else np.nan
-        copies.append(copy)
-    return pd.concat([frame, *copies], ignore_index=True)

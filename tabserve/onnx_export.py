@@ -42,11 +42,11 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree._tree import Tree
 
 from .datasets import DatasetSpec
+from .engines import PROBABILITIES
 from .features import RatioFeatures
 
 #: ONNX opsets: 21 for string equality (missing categories), ML opset 3 for tree ensembles.
 TARGET_OPSET = {"": 21, "ai.onnx.ml": 3}
-PROBABILITIES = "probabilities"
 
 
 class CastToFloat32(TransformerMixin, BaseEstimator):
@@ -180,13 +180,6 @@ def to_onnx(spec: DatasetSpec, pipeline: Pipeline) -> bytes:
             **extra,
         )
     return model.SerializeToString()
-
-
-def onnx_feeds(spec: DatasetSpec, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Pipeline-input columns (see :mod:`tabserve.features`) as ONNX inputs of shape (n, 1)."""
-    feeds = {f.name: columns[f.name].astype(np.float64).reshape(-1, 1) for f in spec.numeric}
-    feeds.update({f.name: columns[f.name].astype(object).reshape(-1, 1) for f in spec.categorical})
-    return feeds
 
 
 def parity_gap(pipeline: Pipeline, onnx_probabilities: np.ndarray, frame: pd.DataFrame) -> float:

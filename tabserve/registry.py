@@ -1,7 +1,8 @@
-"""The BentoML model store as a registry of servable classifiers, for any dataset.
+"""The BentoML model store as a registry of servable classifiers, for any dataset: the read side.
 
 A model is servable for dataset *d* when its store labels say ``dataset: d``. Every saved model
-records the sha256 of its file, and loading refuses a file whose hash no longer matches.
+records the sha256 of its files, and loading refuses a file whose hash no longer matches.
+Saving lives in :mod:`tabserve.saving`, so serving never imports the training stack.
 """
 
 from __future__ import annotations
@@ -12,18 +13,16 @@ import platform
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bentoml
-import joblib
-import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from .datasets import DatasetSpec
 from .engines import Engine, OnnxEngine, SklearnEngine
-from .features import columns_from_frame, with_gaps
-from .onnx_export import parity_gap, to_onnx
-from .training import Split, TrainedModel
+from .errors import AmbiguousSelector, IntegrityError, ModelNotFound
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 #: The file inside a model's store folder; the name ``bentoml.sklearn.load_model`` also reads.
 MODEL_FILE = "saved_model.pkl"
@@ -33,26 +32,6 @@ ONNX_FILE = "model.onnx"
 PARITY_TOLERANCE = 1e-5
 MODEL_MODULE = "bentoml.sklearn"
 LIBRARIES = ("scikit-learn", "numpy", "pandas", "joblib", "bentoml", "skl2onnx", "onnxruntime")
-
-
-class ModelNotFound(LookupError):
-    """No servable model matches a selector."""
-
-    def __init__(self, selector: str, choices: list[str]):
-        self.selector, self.choices = selector, choices
-        super().__init__(f"no model matches {selector!r}")
-
-
-class AmbiguousSelector(LookupError):
-    """A selector matches more than one model."""
-
-    def __init__(self, selector: str, candidates: list[str]):
-        self.selector, self.candidates = selector, candidates
-        super().__init__(f"{selector!r} matches {len(candidates)} models")
-
-
-class IntegrityError(RuntimeError):
-    """A model file is missing or its sha256 differs from the one recorded at save time."""
 
 
 def model_name(dataset: str, algorithm: str) -> str:
@@ -122,59 +101,6 @@ class ModelRecord:
         }
 
 
-def _fast_path(spec: DatasetSpec, trained: TrainedModel, split: Split) -> tuple[bytes | None, dict[str, Any]]:
-    """The ONNX model and how it compares with the Pipeline, or why there is none."""
-    frame = with_gaps(spec, pd.concat([split.X_train, split.X_test], ignore_index=True))
-    try:
-        model = to_onnx(spec, trained.pipeline)
-        probabilities = OnnxEngine(spec, model).predict_proba(columns_from_frame(spec, frame))
-    except Exception as exc:  # a family skl2onnx cannot convert falls back to scikit-learn
-        return None, {"engine": SklearnEngine.name, "reason": f"ONNX conversion failed: {exc}"[:500]}
-    gap = parity_gap(trained.pipeline, probabilities, frame)
-    if not gap <= PARITY_TOLERANCE:
-        reason = f"ONNX probabilities differ by {gap:.2e} (> {PARITY_TOLERANCE:g}) on {len(frame)} rows"
-        return None, {"engine": SklearnEngine.name, "reason": reason}
-    return model, {"engine": OnnxEngine.name, "parity_max_abs_diff": gap, "parity_rows": len(frame)}
-
-
-def save_trained(
-    spec: DatasetSpec, trained: TrainedModel, split: Split, *, seed: int, cv_folds: int, grid: str
-) -> ModelRecord:
-    """Save a fitted Pipeline (and its checked ONNX conversion) as a new version in the store."""
-    onnx_model, serving = _fast_path(spec, trained, split)
-    metadata: dict[str, Any] = {
-        "metrics": trained.metrics,
-        "hyperparameters": trained.hyperparameters,
-        "classes": list(spec.classes),
-        "input_schema": spec.feature_schema(),
-        "training": {
-            "seed": seed,
-            "cv_folds": cv_folds,
-            "grid": grid,
-            "train_rows": len(split.X_train),
-            "test_rows": len(split.X_test),
-            "train_data_sha256": split.train_sha256,
-            "training_seconds": round(trained.training_seconds, 3),
-            "libraries": library_versions(),
-        },
-        "serving": serving,
-    }
-    with bentoml.models.create(
-        model_name(spec.name, trained.algorithm),
-        labels={"dataset": spec.name, "algorithm": trained.algorithm},
-        metadata=metadata,
-        module=MODEL_MODULE,
-    ) as model:
-        path = Path(model.path_of(MODEL_FILE))
-        joblib.dump(trained.pipeline, path)
-        model.info.metadata["model_sha256"] = sha256_file(path)
-        if onnx_model is not None:
-            onnx_path = Path(model.path_of(ONNX_FILE))
-            onnx_path.write_bytes(onnx_model)
-            model.info.metadata["serving"]["onnx_sha256"] = sha256_file(onnx_path)
-    return ModelRecord.from_model(bentoml.models.get(model.tag))
-
-
 def list_records(dataset: str) -> list[ModelRecord]:
     """Every version labelled with ``dataset``, newest first."""
     records = [
@@ -203,6 +129,8 @@ def _verified_path(record: ModelRecord, filename: str, expected: str | None) -> 
 
 def load_pipeline(record: ModelRecord) -> Pipeline:
     """Load a model's Pipeline after checking its file against the sha256 recorded at save time."""
+    import joblib  # imports scikit-learn: only paid by models without the ONNX fast path
+
     return joblib.load(_verified_path(record, MODEL_FILE, record.metadata.get("model_sha256")))
 
 
@@ -212,7 +140,7 @@ def load_engine(spec: DatasetSpec, record: ModelRecord) -> Engine:
     if serving.get("engine") == OnnxEngine.name:
         path = _verified_path(record, ONNX_FILE, serving.get("onnx_sha256"))
         return OnnxEngine(spec, path.read_bytes())
-    return SklearnEngine(spec, load_pipeline(record))
+    return SklearnEngine(spec, load_pipeline(record))  # the fallback
 
 
 def latest(records: list[ModelRecord]) -> ModelRecord:

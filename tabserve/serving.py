@@ -13,25 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from .columns import Columns, columns_from_rows
 from .datasets import DatasetSpec
 from .engines import Engine
-from .features import columns_from_rows
+from .errors import ModelRefused, NoModelAvailable
 from .registry import ModelRecord, default_record, list_records, load_engine, resolve
 from .state import ActiveModelFile
 
 logger = logging.getLogger(__name__)
-
-
-class NoModelAvailable(RuntimeError):
-    """The store holds no loadable model for this dataset."""
-
-
-class ModelRefused(RuntimeError):
-    """A model exists but was refused at load time (integrity check or incompatible classes)."""
-
-    def __init__(self, tag: str, reason: str):
-        self.tag, self.reason = tag, reason
-        super().__init__(f"{tag} cannot be served: {reason}")
 
 
 @dataclass(frozen=True)
@@ -126,7 +115,7 @@ class ModelServer:
         self._unknown_choice = None
         return self._models[record.tag]
 
-    def predict_proba(self, columns: dict[str, np.ndarray]) -> tuple[LoadedModel, np.ndarray]:
+    def predict_proba(self, columns: Columns) -> tuple[LoadedModel, np.ndarray]:
         """Class probabilities (in the dataset's class order) and the model that made them."""
         model = self.require_active()
         return model, model.engine.predict_proba(columns)
@@ -135,6 +124,17 @@ class ModelServer:
         """Predict validated row objects (one batch, one model) into response objects."""
         model, probabilities = self.predict_proba(columns_from_rows(self.spec, rows))
         return self.format_predictions(model.tag, probabilities)
+
+    def predict_csv(self, data: bytes) -> tuple[str, str]:
+        """A CSV upload with predictions appended, and the tag of the model that made them."""
+        from .csv_io import predictions_csv, read_csv, validated_frame  # pandas, on first use
+        from .frames import columns_from_frame
+
+        frame = read_csv(self.spec, data)
+        model, probabilities = self.predict_proba(
+            columns_from_frame(self.spec, validated_frame(self.spec, frame))
+        )
+        return model.tag, predictions_csv(self.spec, frame, probabilities)
 
     def format_predictions(self, tag: str, probabilities: np.ndarray) -> list[dict[str, Any]]:
         """One response object per row: class, confidence, every class probability, model tag."""

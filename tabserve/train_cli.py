@@ -46,7 +46,8 @@ def train(
     spec = DATASETS[dataset]
     # Imported late: importing bentoml is slow, and --help should not pay for it.
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
-    from .registry import ModelRecord, default_record, list_records, save_trained
+    from .registry import ModelRecord, default_record, list_records
+    from .saving import save_trained
 
     split = split_dataset(spec, seed)
     console.print(

@@ -15,7 +15,8 @@ from sklearn.pipeline import Pipeline
 
 from .algorithms import Algorithm
 from .datasets import DatasetSpec
-from .features import build_pipeline, normalise_frame
+from .features import build_pipeline
+from .frames import normalise_frame
 
 TEST_FRACTION = 0.2
 

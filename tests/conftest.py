@@ -20,9 +20,9 @@ os.environ["BENTOML_HOME"] = str(HOME / "bentoml")
 os.environ["BENTOML_DO_NOT_TRACK"] = "true"
 os.environ["TABSERVE_STATE_DIR"] = str(HOME / "state")
 
+from load_tests.server import ROOT, Server  # noqa: E402
 from tabserve.datasets import PENGUINS  # noqa: E402
 from tabserve.registry import ModelRecord, list_records  # noqa: E402
-from tests.server import ROOT, Server  # noqa: E402
 
 
 def run_train(*args: str) -> subprocess.CompletedProcess[str]:

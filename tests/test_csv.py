@@ -2,8 +2,9 @@
 
 import pytest
 
-from tabserve.csv_io import CsvError, predictions_csv, read_csv, validated_frame
+from tabserve.csv_io import predictions_csv, read_csv, validated_frame
 from tabserve.datasets import PENGUINS
+from tabserve.errors import CsvError
 
 HEADER = "island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex\n"
 

@@ -7,14 +7,10 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from tabserve.columns import MISSING_CATEGORY, columns_from_rows
 from tabserve.datasets import PENGUINS
-from tabserve.features import (
-    MISSING_CATEGORY,
-    RatioFeatures,
-    build_pipeline,
-    frame_from_rows,
-    normalise_frame,
-)
+from tabserve.features import RatioFeatures, build_pipeline
+from tabserve.frames import frame_from_columns, normalise_frame
 from tabserve.schema import input_model
 
 Penguin = input_model(PENGUINS)
@@ -44,7 +40,7 @@ def test_frames_from_rows_and_from_tables_are_identical():
     table = pd.DataFrame(
         [PENGUINS.example, {"island": "Dream", "sex": None, "bill_length_mm": None}],
     )
-    from_rows = frame_from_rows(PENGUINS, rows)
+    from_rows = frame_from_columns(PENGUINS, columns_from_rows(PENGUINS, rows))
     from_table = normalise_frame(PENGUINS, table.reindex(columns=list(PENGUINS.input_columns)))
     pd.testing.assert_frame_equal(from_rows, from_table, check_dtype=False)
     assert from_rows.loc[1, "sex"] == MISSING_CATEGORY
@@ -56,7 +52,7 @@ def test_pipeline_imputes_missing_values_instead_of_failing():
     data = PENGUINS.load()
     X, y = normalise_frame(PENGUINS, data), data["species"].to_numpy()
     pipeline = build_pipeline(PENGUINS, LogisticRegression(max_iter=2000)).fit(X, y)
-    sparse = frame_from_rows(PENGUINS, [Penguin(island="Torgersen")])
+    sparse = frame_from_columns(PENGUINS, columns_from_rows(PENGUINS, [Penguin(island="Torgersen")]))
     probabilities = pipeline.predict_proba(sparse)
     assert probabilities.shape == (1, 3)
     assert probabilities.sum() == pytest.approx(1.0)

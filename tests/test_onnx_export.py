@@ -8,9 +8,11 @@ from sklearn.tree import DecisionTreeClassifier
 from tabserve.algorithms import ALGORITHMS
 from tabserve.datasets import PENGUINS
 from tabserve.engines import OnnxEngine, SklearnEngine
-from tabserve.features import build_pipeline, columns_from_frame, with_gaps
+from tabserve.features import build_pipeline
+from tabserve.frames import columns_from_frame, with_gaps
 from tabserve.onnx_export import _round_thresholds_down, _trees, parity_gap, to_onnx
-from tabserve.registry import PARITY_TOLERANCE, _fast_path
+from tabserve.registry import PARITY_TOLERANCE
+from tabserve.saving import _fast_path
 from tabserve.training import TrainedModel, split_dataset, train_algorithm
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from tabserve.algorithms import ALGORITHMS
 from tabserve.datasets import PENGUINS
-from tabserve.features import rows_from_frame, with_gaps
+from tabserve.frames import rows_from_frame, with_gaps
 from tabserve.registry import PARITY_TOLERANCE, latest, load_pipeline
 from tabserve.training import split_dataset
 

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from tests.server import ROOT
+from load_tests.server import ROOT
 
 FENCE = re.compile(r"```(\w*)\n(.*?)```", re.DOTALL)
 

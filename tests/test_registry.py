@@ -8,12 +8,10 @@ from pathlib import Path
 import pytest
 
 from tabserve.datasets import PENGUINS
+from tabserve.errors import AmbiguousSelector, IntegrityError, ModelNotFound
 from tabserve.registry import (
     MODEL_FILE,
     ONNX_FILE,
-    AmbiguousSelector,
-    IntegrityError,
-    ModelNotFound,
     ModelRecord,
     default_record,
     load_engine,

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.server import ROOT, Server
+from load_tests.server import ROOT, Server
 
 EXAMPLE = {"island": "Biscoe", "bill_length_mm": 39.1, "bill_depth_mm": 18.7, "sex": "male"}
 

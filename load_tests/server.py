@@ -1,4 +1,4 @@
-"""Start and stop a real ``bentoml serve`` subprocess for tests and load tests."""
+"""Start and stop a real ``bentoml serve`` subprocess (tests, benchmarks)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 BENTOML = Path(sys.executable).with_name("bentoml")
@@ -23,37 +24,53 @@ def free_port() -> int:
 
 
 class Server:
-    """``bentoml serve service:Svc`` on a free port, with the given environment overrides."""
+    """``bentoml serve TARGET`` on a free port, with environment overrides and a log file."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, config: Path = ROOT / "configuration.yaml"):
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        config: Path = ROOT / "configuration.yaml",
+        target: str = "service:Svc",
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "BENTOML_CONFIG": str(config), **env}
-        self.log_path = log_path
+        self.env = {**os.environ, "BENTOML_CONFIG": str(config), "BENTOML_DO_NOT_TRACK": "true", **env}
+        self.log_path, self.target = log_path, target
         self.process: subprocess.Popen[bytes] | None = None
+        self.ready_seconds: float | None = None
 
     def start(self, timeout: float = 90) -> Server:
         self.log = self.log_path.open("ab")
+        started = time.monotonic()
         self.process = subprocess.Popen(
-            [str(BENTOML), "serve", "service:Svc", "--host", "127.0.0.1", "--port", str(self.port)],
+            [str(BENTOML), "serve", self.target, "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() - started < timeout:
             if self.process.poll() is not None:
                 raise RuntimeError(f"bentoml serve exited early; see {self.log_path}")
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    self.ready_seconds = time.monotonic() - started
                     return self
             except httpx.HTTPError:
                 pass
-            time.sleep(0.25)
+            time.sleep(0.05)
         self.stop()
         raise TimeoutError(f"server not ready after {timeout}s; see {self.log_path}")
+
+    def worker_rss_mb(self) -> list[float]:
+        """Resident memory of each worker process (the supervisor is not a worker)."""
+        if self.process is None:
+            return []
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        workers = [c for c in children if "_bentoml_impl.worker" in " ".join(c.cmdline())]
+        return [round(w.memory_info().rss / 2**20, 1) for w in workers]
 
     def stop(self) -> int | None:
         if self.process is None:

@@ -1,0 +1,39 @@
+"""Domain errors. Kept free of heavy imports: the HTTP layer maps them to status codes."""
+
+from __future__ import annotations
+
+
+class ModelNotFound(LookupError):
+    """No servable model matches a selector."""
+
+    def __init__(self, selector: str, choices: list[str]):
+        self.selector, self.choices = selector, choices
+        super().__init__(f"no model matches {selector!r}")
+
+
+class AmbiguousSelector(LookupError):
+    """A selector matches more than one model."""
+
+    def __init__(self, selector: str, candidates: list[str]):
+        self.selector, self.candidates = selector, candidates
+        super().__init__(f"{selector!r} matches {len(candidates)} models")
+
+
+class IntegrityError(RuntimeError):
+    """A model file is missing or its sha256 differs from the one recorded at save time."""
+
+
+class ModelRefused(RuntimeError):
+    """A model exists but was refused at load time (integrity check or incompatible classes)."""
+
+    def __init__(self, tag: str, reason: str):
+        self.tag, self.reason = tag, reason
+        super().__init__(f"{tag} cannot be served: {reason}")
+
+
+class NoModelAvailable(RuntimeError):
+    """The store holds no loadable model for this dataset."""
+
+
+class CsvError(ValueError):
+    """A CSV the service cannot use; the message names the row and column where possible."""
