@@ -10,6 +10,7 @@ from typing import Annotated
 import bentoml
 from bentoml.validators import ContentType
 from fastapi import FastAPI
+from pydantic_core import to_json
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -74,13 +75,14 @@ class Svc:
         # Imported here, not at the top: `bentoml serve` imports this module in its supervisor
         # process too, which only needs the API definitions; the worker alone loads numpy,
         # ONNX Runtime and the models. This keeps start-up (time to /readyz) short.
-        from tabserve.serving import ModelServer
+        from tabserve.serving import ModelServer, tune_garbage_collector
 
         configure_logging()
         self.models = ModelServer(SPEC, ActiveModelFile(default_state_dir(), SPEC.name))
         self.batcher = AdaptiveBatcher(
             self.models.predict_rows, max_batch_size=MAX_BATCH_SIZE, max_latency_ms=MAX_LATENCY_MS
         )
+        tune_garbage_collector()
 
     @bentoml.api(route="/predict")
     @json_errors
@@ -96,8 +98,10 @@ class Svc:
         """Predict up to 10,000 penguins in one call, answered by one model, in request order."""
         predictions = self.models.predict_rows(penguins)
         tag = predictions[0]["model"]
-        ctx.response.headers["X-Model-Tag"] = tag
-        return PenguinBatchPrediction(predictions=predictions, model=tag)
+        # Serialised directly (pydantic-core's encoder): validating the 10,000 response objects we
+        # just built cost ~100 ms, json.dumps ~30 ms.
+        body = to_json({"predictions": predictions, "model": tag})
+        return Response(body, media_type="application/json", headers={"X-Model-Tag": tag})
 
     @bentoml.api(route="/predict_csv")
     @json_errors

@@ -5,6 +5,7 @@ Nothing here knows about HTTP; the BentoML service in ``service.py`` wires it to
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Sequence
@@ -21,6 +22,18 @@ from .registry import ModelRecord, default_record, list_records, load_engine, re
 from .state import ActiveModelFile
 
 logger = logging.getLogger(__name__)
+
+
+def tune_garbage_collector() -> None:
+    """Keep Python's cycle collector off the request path.
+
+    A 10,000-row batch allocates ~100,000 objects, which triggered full collections over every
+    object the server had loaded: 100-370 ms per request instead of ~130 ms. Freezing what start-up
+    created and collecting the young generation less often keeps batches steady.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 @dataclass(frozen=True)
