@@ -18,6 +18,7 @@ from tabserve import __version__
 from tabserve.api_errors import as_api_error, json_errors
 from tabserve.batching import AdaptiveBatcher
 from tabserve.datasets import PENGUINS
+from tabserve.errors import ServingError
 from tabserve.middleware import (
     RejectMultipartWithoutBoundary,
     RewriteJson,
@@ -80,9 +81,16 @@ class Svc:
         configure_logging()
         self.models = ModelServer(SPEC, ActiveModelFile(default_state_dir(), SPEC.name))
         self.batcher = AdaptiveBatcher(
-            self.models.predict_rows, max_batch_size=MAX_BATCH_SIZE, max_latency_ms=MAX_LATENCY_MS
+            self.models.predict_rows,
+            inline=self.models.active_runs_inline,
+            max_batch_size=MAX_BATCH_SIZE,
+            max_latency_ms=MAX_LATENCY_MS,
         )
         tune_garbage_collector()
+
+    def __is_ready__(self) -> bool:
+        """/readyz is 200 only once a model can answer."""
+        return self.models.ready
 
     @bentoml.api(route="/predict")
     @json_errors
@@ -141,11 +149,9 @@ class Svc:
         return ModelInfo(**self.models.require_active().record.info())
 
 
-@read_only.exception_handler(Exception)
-async def _read_only_errors(request: Request, exc: Exception) -> JSONResponse:
+@read_only.exception_handler(ServingError)
+async def _read_only_errors(request: Request, exc: ServingError) -> JSONResponse:
     error = as_api_error(exc)
-    if error is None:
-        raise exc
     return JSONResponse(error.body(), status_code=error.status)
 
 

@@ -23,6 +23,12 @@ ANSWER = PenguinPrediction(
 
 @bentoml.service(name="control")
 class Control:
+    def __init__(self) -> None:
+        # The same runtime tuning as the real service, so the comparison is like for like.
+        from tabserve.serving import tune_garbage_collector
+
+        tune_garbage_collector()
+
     @bentoml.api(route="/predict")
     async def predict(self, penguin: Penguin, /, *, ctx: bentoml.Context) -> PenguinPrediction:
         ctx.response.headers["X-Model-Tag"] = ANSWER.model

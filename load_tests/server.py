@@ -40,7 +40,8 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
         self.ready_seconds: float | None = None
 
-    def start(self, timeout: float = 90) -> Server:
+    def start(self, timeout: float = 90, until: str = "/readyz") -> Server:
+        """Start, and return once ``until`` answers 200 (``ready_seconds`` records how long)."""
         self.log = self.log_path.open("ab")
         started = time.monotonic()
         self.process = subprocess.Popen(
@@ -55,7 +56,7 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"bentoml serve exited early; see {self.log_path}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{self.url}{until}", timeout=2).status_code == 200:
                     self.ready_seconds = time.monotonic() - started
                     return self
             except httpx.HTTPError:

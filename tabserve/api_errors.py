@@ -16,7 +16,14 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.responses import JSONResponse
 
-from .errors import AmbiguousSelector, CsvError, ModelNotFound, ModelRefused, NoModelAvailable
+from .errors import (
+    AmbiguousSelector,
+    CsvError,
+    IntegrityError,
+    ModelNotFound,
+    ModelRefused,
+    NoModelAvailable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +65,7 @@ def as_api_error(exc: Exception) -> ApiError | None:
                 f"{exc.selector!r} matches several models; send one of 'choices'",
                 exc.candidates,
             )
-        case ModelRefused():
+        case ModelRefused() | IntegrityError():
             return ApiError(409, str(exc))
         case NoModelAvailable():
             return ApiError(503, str(exc))

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
+import anyio
 from bentoml._internal.marshal.dispatcher import CorkDispatcher, Optimizer
 
 from .api_errors import Overloaded
@@ -42,14 +43,18 @@ class NoCorkOptimizer(Optimizer):
 class AdaptiveBatcher(Generic[Row, Result]):
     """Await one row's result while concurrent rows are grouped into one call of ``predict_rows``.
 
-    ``predict_rows`` is synchronous and runs in a worker thread, so the event loop keeps accepting
-    requests while a batch computes. A row still queued after ``max_latency_ms`` is shed with 503.
+    ``predict_rows`` is synchronous. When ``inline()`` says the work is tiny (the ONNX fast path:
+    tens of microseconds per batch) it runs on the event loop, which was measured ~25% faster than
+    a thread hand-off; otherwise (the scikit-learn fallback: milliseconds) it runs in a worker
+    thread so the loop keeps accepting requests. A row still queued after ``max_latency_ms`` is
+    shed with 503.
     """
 
     def __init__(
         self,
         predict_rows: Callable[[Sequence[Row]], Sequence[Result]],
         *,
+        inline: Callable[[], bool],
         max_batch_size: int,
         max_latency_ms: int,
     ):
@@ -57,7 +62,13 @@ class AdaptiveBatcher(Generic[Row, Result]):
             max_latency_ms, max_batch_size, fallback=_shed, get_batch_size=lambda _row: 1
         )
         self._dispatcher.optimizer = NoCorkOptimizer(self._dispatcher.max_latency)
-        self._call = self._dispatcher(predict_rows)
+
+        async def run(rows: Sequence[Row]) -> Sequence[Result]:
+            if inline():
+                return predict_rows(rows)
+            return await anyio.to_thread.run_sync(predict_rows, rows)
+
+        self._call = self._dispatcher(run)
 
     async def __call__(self, row: Row) -> Result:
         return await self._call(row)

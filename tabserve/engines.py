@@ -30,6 +30,8 @@ def onnx_feeds(spec: DatasetSpec, columns: Columns) -> dict[str, np.ndarray]:
 
 class Engine(Protocol):
     name: str
+    #: Fast enough (microseconds per batch) to run on the server's event loop.
+    inline: bool
 
     def predict_proba(self, columns: Columns) -> np.ndarray: ...
 
@@ -38,6 +40,7 @@ class SklearnEngine:
     """The saved Pipeline itself: ~3-13 ms per call, whatever the batch size up to thousands."""
 
     name = "sklearn"
+    inline = False
 
     def __init__(self, spec: DatasetSpec, pipeline: Pipeline):
         self.spec, self.pipeline = spec, pipeline
@@ -52,6 +55,7 @@ class OnnxEngine:
     """The Pipeline converted to ONNX: tens of microseconds per call; one thread per session."""
 
     name = "onnxruntime"
+    inline = True
 
     def __init__(self, spec: DatasetSpec, model: bytes):
         options = ort.SessionOptions()

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 
-class ModelNotFound(LookupError):
+class ServingError(Exception):
+    """Base of the errors a client can be told about (see ``tabserve.api_errors``)."""
+
+
+class ModelNotFound(ServingError, LookupError):
     """No servable model matches a selector."""
 
     def __init__(self, selector: str, choices: list[str]):
@@ -11,7 +15,7 @@ class ModelNotFound(LookupError):
         super().__init__(f"no model matches {selector!r}")
 
 
-class AmbiguousSelector(LookupError):
+class AmbiguousSelector(ServingError, LookupError):
     """A selector matches more than one model."""
 
     def __init__(self, selector: str, candidates: list[str]):
@@ -19,11 +23,11 @@ class AmbiguousSelector(LookupError):
         super().__init__(f"{selector!r} matches {len(candidates)} models")
 
 
-class IntegrityError(RuntimeError):
+class IntegrityError(ServingError, RuntimeError):
     """A model file is missing or its sha256 differs from the one recorded at save time."""
 
 
-class ModelRefused(RuntimeError):
+class ModelRefused(ServingError, RuntimeError):
     """A model exists but was refused at load time (integrity check or incompatible classes)."""
 
     def __init__(self, tag: str, reason: str):
@@ -31,9 +35,9 @@ class ModelRefused(RuntimeError):
         super().__init__(f"{tag} cannot be served: {reason}")
 
 
-class NoModelAvailable(RuntimeError):
+class NoModelAvailable(ServingError, RuntimeError):
     """The store holds no loadable model for this dataset."""
 
 
-class CsvError(ValueError):
+class CsvError(ServingError, ValueError):
     """A CSV the service cannot use; the message names the row and column where possible."""

@@ -113,6 +113,16 @@ class ModelServer:
                 return model
         return self._default
 
+    @property
+    def ready(self) -> bool:
+        """Whether a model can answer (BentoML's /readyz)."""
+        return self.active() is not None
+
+    def active_runs_inline(self) -> bool:
+        """Whether the active model's engine is cheap enough to run on the event loop."""
+        model = self.active()
+        return model is not None and model.engine.inline
+
     def require_active(self) -> LoadedModel:
         model = self.active()
         if model is None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
+from load_tests.server import Server
 from tabserve.datasets import PENGUINS
 from tests.conftest import run_train
 
@@ -289,3 +291,19 @@ def test_openapi_document_describes_this_service(client):
     assert client.post("/select_model", json=select).status_code == 200
     assert "404" in paths["/select_model"]["post"]["responses"]
     assert document["components"]["schemas"]["ErrorBody"]["required"] == ["error"]
+
+
+def test_readyz_waits_for_a_model(tmp_path, logs):
+    """An empty model store: the server runs, but is not ready, and says how to fix it."""
+    env = {"BENTOML_HOME": str(tmp_path / "empty"), "TABSERVE_STATE_DIR": str(tmp_path)}
+    empty = Server(env, logs / "empty.log").start(until="/livez")
+    try:
+        with httpx.Client(base_url=empty.url, timeout=10) as http:
+            assert http.get("/readyz").status_code == 503
+            response = http.post("/predict", json=EXAMPLE)
+            assert response.status_code == 503
+            assert "train" in response.json()["error"]
+            assert http.get("/model_info").status_code == 503
+            assert http.get("/models").json() == {"active": None, "models": []}
+    finally:
+        empty.stop()
