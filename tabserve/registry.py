@@ -130,8 +130,12 @@ def _verified_path(record: ModelRecord, filename: str, expected: str | None) -> 
 def load_pipeline(record: ModelRecord) -> Pipeline:
     """Load a model's Pipeline after checking its file against the sha256 recorded at save time."""
     import joblib  # imports scikit-learn: only paid by models without the ONNX fast path
+    from threadpoolctl import threadpool_limits
 
-    return joblib.load(_verified_path(record, MODEL_FILE, record.metadata.get("model_sha256")))
+    pipeline = joblib.load(_verified_path(record, MODEL_FILE, record.metadata.get("model_sha256")))
+    # One OpenMP/BLAS thread per worker: more only fight the other worker and the event loop.
+    threadpool_limits(limits=1)
+    return pipeline
 
 
 def load_engine(spec: DatasetSpec, record: ModelRecord) -> Engine:
