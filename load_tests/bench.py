@@ -223,8 +223,9 @@ def markdown(summary: dict[str, Any]) -> str:
     if summary.get("ready_seconds") is not None:
         lines += [
             "",
-            f"`bentoml serve` to `/readyz` 200: {summary['ready_seconds']:.1f} s. "
-            f"Resident memory per worker with every model loaded: {summary['worker_rss_mb']} MB.",
+            f"`bentoml serve` to `/readyz` 200: {summary['ready_seconds']:.1f} s. Resident memory per "
+            f"worker: {summary['worker_rss_mb_at_start']} MB with every model loaded at start, "
+            f"{summary['worker_rss_mb_at_end']} MB after the whole benchmark.",
         ]
     return "\n".join(lines)
 
@@ -257,11 +258,12 @@ def main(
     out.mkdir(parents=True, exist_ok=True)
     servers: list[Server] = []
     try:
-        ready = None
+        ready, rss_at_start = None, []
         if url is None:
             server = Server({}, out / "server-service.log").start()
             servers.append(server)
             url, ready = server.url, server.ready_seconds
+            rss_at_start = server.worker_rss_mb()
         control_url = None
         if control:
             control_server = Server(
@@ -306,7 +308,7 @@ def main(
         results.append(
             locust("predict while switching", ["PredictUser", "SwitchUser"], max(2, users // 2), seconds)
         )
-        rss = servers[0].worker_rss_mb() if ready is not None else []
+        rss_at_end = servers[0].worker_rss_mb() if ready is not None else []
     finally:
         for server in servers:
             server.stop()
@@ -322,7 +324,8 @@ def main(
         "livez_rps": livez,
         "control_rps": control_rps,
         "ready_seconds": round(ready, 2) if ready is not None else None,
-        "worker_rss_mb": rss,
+        "worker_rss_mb_at_start": rss_at_start,
+        "worker_rss_mb_at_end": rss_at_end,
         "scenarios": [asdict(r) for r in results],
         "big_requests": big,
         "failures": sum(r.failures for r in results),
@@ -332,7 +335,9 @@ def main(
     plot(results, out)
     console.print(summary_table(results, livez, control_rps))
     if ready is not None:
-        console.print(f"ready after {ready:.1f} s; worker memory {rss} MB")
+        console.print(
+            f"ready after {ready:.1f} s; worker memory {rss_at_start} MB, at the end {rss_at_end} MB"
+        )
     console.print(f"Reports: {out}")
     if readme:
         update_readme(markdown(summary))

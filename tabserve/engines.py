@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 #: The ONNX output holding one probability column per class.
 PROBABILITIES = "probabilities"
+#: Rows per ONNX call. Bounds the memory of one call (k-NN's distance matrix for 100,000 rows took
+#: 220 MB, which ONNX Runtime's arena then kept) at no measurable cost in speed.
+CHUNK_ROWS = 10_000
 
 
 def onnx_feeds(spec: DatasetSpec, columns: Columns) -> dict[str, np.ndarray]:
@@ -65,6 +68,11 @@ class OnnxEngine:
         self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
     def predict_proba(self, columns: Columns) -> np.ndarray:
+        rows = len(next(iter(columns.values())))
+        if rows > CHUNK_ROWS:
+            chunks = range(0, rows, CHUNK_ROWS)
+            parts = [{k: v[i : i + CHUNK_ROWS] for k, v in columns.items()} for i in chunks]
+            return np.concatenate([self.predict_proba(part) for part in parts])
         (probabilities,) = self.session.run([PROBABILITIES], onnx_feeds(self.spec, columns))
         # Tree ensembles sum float32 votes: renormalise in float64 so rows sum to 1 and stay in [0, 1].
         probabilities = np.clip(probabilities.astype(np.float64), 0.0, 1.0)
