@@ -127,6 +127,7 @@ class Svc:
     @read_only.get("/models", response_model=ModelList, tags=["Models"])
     def list_models(self) -> ModelList:
         """Every servable model version, newest first, and which one is active."""
+        records = self.models.refresh()  # includes models trained since the server started
         active = self.models.active()
         active_tag = active.tag if active else None
         return ModelList(
@@ -139,7 +140,7 @@ class Svc:
                     "created": r.created,
                     "active": r.tag == active_tag,
                 }
-                for r in self.models.refresh()
+                for r in records
             ],
         )
 

@@ -59,7 +59,6 @@ class ModelServer:
         self._lock = threading.Lock()
         self._models: dict[str, LoadedModel] = {}
         self._refused: dict[str, str] = {}
-        self._records: list[ModelRecord] = []
         self._default: LoadedModel | None = None
         self._unknown_choice: str | None = None
         self.refresh()
@@ -71,7 +70,6 @@ class ModelServer:
             for record in records:
                 if record.tag not in self._models and record.tag not in self._refused:
                     self._load(record)
-            self._records = records
             loadable = [r for r in records if r.tag in self._models]
             default = default_record(loadable)
             self._default = self._models[default.tag] if default else None
@@ -89,14 +87,6 @@ class ModelServer:
             return
         self._models[record.tag] = LoadedModel(record, engine)
         logger.info("Loaded model %s (%s, %s)", record.tag, record.algorithm, engine.name)
-
-    @property
-    def records(self) -> list[ModelRecord]:
-        return self._records
-
-    @property
-    def refused(self) -> dict[str, str]:
-        return dict(self._refused)
 
     def active(self) -> LoadedModel | None:
         """The model that answers now; checks the shared choice (one ``stat``) on every call."""
