@@ -19,6 +19,7 @@ from tabserve.api_errors import as_api_error, json_errors
 from tabserve.batching import AdaptiveBatcher
 from tabserve.datasets import PENGUINS
 from tabserve.errors import ServingError
+from tabserve.image import service_image
 from tabserve.middleware import (
     RejectMultipartWithoutBoundary,
     RewriteJson,
@@ -67,6 +68,7 @@ read_only = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 @bentoml.service(
     name="penguin_classifier",
     description="Predict the species of a Palmer penguin with a choice of tuned classifiers.",
+    image=service_image(),
 )
 @bentoml.asgi_app(read_only, path="/")
 class Svc:

@@ -15,6 +15,8 @@ else
     UV=(python3 -m uv)
 fi
 
+export UV_COMMAND="${UV[*]}"  # for tests that call uv
+
 # Exactly the versions in uv.lock.
 "${UV[@]}" sync --locked --quiet
 # shellcheck disable=SC1091

@@ -1,0 +1,138 @@
+"""The Docker image end to end: build, run as non-root, every endpoint like the local server,
+the model choice surviving a container restart, a short Locust run with no failure, teardown.
+
+Needs a Docker engine. Without one these tests are skipped, unless TABSERVE_REQUIRE_DOCKER=1
+(CI sets it, after docker/start-engine.sh), in which case they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from load_tests.server import ROOT, free_port
+from tests.test_service import CSV_HEADER, EXAMPLE, GENTOO
+
+
+def docker_available() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+pytestmark = pytest.mark.skipif(
+    not docker_available() and os.environ.get("TABSERVE_REQUIRE_DOCKER") != "1",
+    reason="no Docker engine (docker/start-engine.sh starts one on Debian)",
+)
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=600)
+
+
+class Container:
+    """One container of the image, on a free port, with a named volume for the state folder."""
+
+    def __init__(self, image: str, volume: str):
+        self.image, self.volume = image, volume
+        self.name = f"tabserve-test-{uuid.uuid4().hex[:8]}"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> float:
+        docker(
+            "run", "-d", "--name", self.name, "-p", f"127.0.0.1:{self.port}:3000",
+            "-v", f"{self.volume}:/home/bentoml/state", self.image,
+        )  # fmt: skip
+        return self.wait_ready()
+
+    def wait_ready(self, timeout: float = 120) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return time.monotonic() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(docker("logs", self.name, check=False).stdout[-3000:])
+
+    def remove(self) -> None:
+        docker("rm", "-f", self.name, check=False)
+
+
+@pytest.fixture(scope="module")
+def image(trained) -> Iterator[str]:
+    """The image built by docker/containerize.sh from the test store's models."""
+    tag = f"penguin-classifier:test-{uuid.uuid4().hex[:8]}"
+    built = subprocess.run(
+        ["bash", "docker/containerize.sh", tag], cwd=ROOT, capture_output=True, text=True, timeout=1800
+    )
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    yield tag
+    docker("rmi", "-f", tag, check=False)
+
+
+@pytest.fixture(scope="module")
+def container(image) -> Iterator[Container]:
+    volume = f"tabserve-test-state-{uuid.uuid4().hex[:8]}"
+    running = Container(image, volume)
+    running.start()
+    yield running
+    running.remove()
+    docker("volume", "rm", "-f", volume, check=False)
+
+
+def test_image_runs_as_a_non_root_user_and_is_slim(image, container):
+    assert docker("exec", container.name, "id", "-u").stdout.strip() != "0"
+    size = int(docker("image", "inspect", "-f", "{{.Size}}", image).stdout)
+    assert size <= 750e6, f"image is {size / 1e6:.0f} MB"
+
+
+def test_container_answers_like_the_local_server(container, server):
+    with httpx.Client(base_url=container.url, timeout=60) as box, httpx.Client(base_url=server.url) as local:
+        for http in (box, local):
+            assert http.post("/select_model", json={"model": "svm"}).status_code == 200
+        assert box.get("/models").json()["active"] == local.get("/models").json()["active"]
+        for path, body in (("/predict", EXAMPLE), ("/predict_batch", {"penguins": [EXAMPLE, GENTOO]})):
+            got, expected = box.post(path, json=body), local.post(path, json=body)
+            assert got.status_code == 200, got.text
+            assert got.json() == expected.json()
+            assert got.headers["X-Model-Tag"] == expected.headers["X-Model-Tag"]
+        table = f"{CSV_HEADER}\nBiscoe,39.1,18.7,181,3750,male\nDream,,,,,\n"
+        files = {"file": ("p.csv", table, "text/csv")}
+        assert box.post("/predict_csv", files=files).text == local.post("/predict_csv", files=files).text
+        assert box.post("/predict", json={**EXAMPLE, "sex": "x"}).status_code == 400
+        assert box.get("/model_info").json()["tag"] == local.get("/model_info").json()["tag"]
+        assert box.get("/metrics").status_code == 200
+
+
+def test_model_choice_survives_a_container_restart(container):
+    chosen = httpx.post(f"{container.url}/select_model", json={"model": "knn"}, timeout=30).json()["tag"]
+    docker("restart", container.name)
+    container.wait_ready()
+    assert httpx.get(f"{container.url}/model_info", timeout=30).json()["tag"] == chosen
+    prediction = httpx.post(f"{container.url}/predict", json=EXAMPLE, timeout=30)
+    assert prediction.json()["model"] == chosen
+
+
+def test_a_short_locust_run_against_the_container_has_no_failure(container, tmp_path):
+    report = tmp_path / "container"
+    command = [
+        sys.executable, "-m", "locust", "-f", "load_tests/locustfile.py", "--headless", "-u", "16",
+        "-r", "16", "-t", "8s", "--host", container.url, "--only-summary", "--json-file", str(report),
+        "PredictUser", "BatchUser",
+    ]  # fmt: skip
+    subprocess.run(command, cwd=ROOT, capture_output=True, timeout=120, check=True)
+    stats = json.loads(report.with_suffix(".json").read_text())
+    assert sum(e["num_requests"] for e in stats) > 0
+    assert sum(e["num_failures"] for e in stats) == 0

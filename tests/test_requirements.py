@@ -1,0 +1,21 @@
+"""The image's Python packages are exactly the serving part of uv.lock."""
+
+import os
+import shlex
+import subprocess
+
+from load_tests.server import ROOT
+
+#: What docker/containerize.sh packages: no dev tools, no ONNX converter (training only).
+EXPORT = "export --no-dev --no-hashes --frozen --no-emit-project --no-header --no-annotate"
+EXPORT += " --no-emit-package onnx --no-emit-package skl2onnx"
+
+
+def test_serving_requirements_match_the_lock_file():
+    uv = shlex.split(os.environ.get("UV_COMMAND", "uv"))
+    exported = subprocess.run([*uv, *EXPORT.split()], cwd=ROOT, capture_output=True, text=True)
+    assert exported.returncode == 0, exported.stderr
+    committed = (ROOT / "requirements" / "serve.txt").read_text()
+    assert exported.stdout == committed, (
+        f"requirements/serve.txt is stale: regenerate it with `uv {EXPORT} -o requirements/serve.txt`"
+    )
