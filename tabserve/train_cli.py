@@ -93,7 +93,7 @@ def train(
         "time",
         "engine",
     ):
-        textual = column in ("tag", "algorithm")
+        textual = column in ("tag", "algorithm", "engine")
         table.add_column(column, justify="left" if textual else "right", overflow="fold")
     for trained, record in results:
         m = trained.metrics
