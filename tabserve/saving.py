@@ -26,7 +26,9 @@ from .registry import (
 from .training import Split, TrainedModel
 
 
-def _fast_path(spec: DatasetSpec, trained: TrainedModel, split: Split) -> tuple[bytes | None, dict[str, Any]]:
+def onnx_fast_path(
+    spec: DatasetSpec, trained: TrainedModel, split: Split
+) -> tuple[bytes | None, dict[str, Any]]:
     """The ONNX model and how it compares with the Pipeline, or why there is none."""
     frame = with_gaps(spec, pd.concat([split.X_train, split.X_test], ignore_index=True))
     try:
@@ -45,7 +47,7 @@ def save_trained(
     spec: DatasetSpec, trained: TrainedModel, split: Split, *, seed: int, cv_folds: int, grid: str
 ) -> ModelRecord:
     """Save a fitted Pipeline (and its checked ONNX conversion) as a new version in the store."""
-    onnx_model, serving = _fast_path(spec, trained, split)
+    onnx_model, serving = onnx_fast_path(spec, trained, split)
     metadata: dict[str, Any] = {
         "metrics": trained.metrics,
         "hyperparameters": trained.hyperparameters,

@@ -12,7 +12,7 @@ from tabserve.features import build_pipeline
 from tabserve.frames import columns_from_frame, with_gaps
 from tabserve.onnx_export import _round_thresholds_down, _trees, parity_gap, to_onnx
 from tabserve.registry import PARITY_TOLERANCE
-from tabserve.saving import _fast_path
+from tabserve.saving import onnx_fast_path
 from tabserve.training import TrainedModel, split_dataset, train_algorithm
 
 
@@ -50,7 +50,7 @@ def test_a_model_that_does_not_convert_falls_back_to_sklearn(split):
         split.X_train, split.y_train
     )
     trained = TrainedModel("hist_gradient_boosting", pipeline, {}, {}, 0.0)
-    model, serving = _fast_path(PENGUINS, trained, split)
+    model, serving = onnx_fast_path(PENGUINS, trained, split)
     if model is None:
         assert serving["engine"] == SklearnEngine.name
         assert serving["reason"]
