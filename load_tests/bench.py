@@ -29,8 +29,8 @@ from rich.console import Console
 from rich.table import Table
 
 from load_tests.data import csv_body, sample
-from load_tests.locustfile import ALGORITHMS
 from load_tests.server import ROOT, Server
+from tabserve.algorithms import ALGORITHMS
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 app = typer.Typer(add_completion=False)
@@ -227,7 +227,41 @@ def markdown(summary: dict[str, Any]) -> str:
             f"worker: {summary['worker_rss_mb_at_start']} MB with every model loaded at start, "
             f"{summary['worker_rss_mb_at_end']} MB after the whole benchmark.",
         ]
+    lines += ["", "Against the targets of this benchmark, in this run:", "", *target_checks(summary)]
     return "\n".join(lines)
+
+
+def target_checks(summary: dict[str, Any]) -> list[str]:
+    """The issue's performance targets, each read off this run: one line per check, met or not."""
+    livez, control = summary["livez_rps"], summary.get("control_rps")
+    lines = []
+
+    def check(ok: bool, text: str) -> None:
+        lines.append(f"- {'met' if ok else '**not met**'}: {text}")
+
+    for s in summary["scenarios"]:
+        name = s["scenario"]
+        if name.startswith("predict ") and name != "predict while switching":
+            ratio = f"{s['rps'] / livez:.0%} of /livez"
+            if control:
+                ratio += f", {s['rps'] / control:.0%} of the control"
+            ok = s["rps"] >= 0.4 * livez and (control is None or s["rps"] >= 0.8 * control)
+            check(ok, f"{name}, {s['users']} users: {ratio} (≥ 40% and ≥ 80%)")
+            check(
+                s["failures"] == 0 and s["p99_ms"] <= 150,
+                f"{name}: {s['failures']} failures, p99 {s['p99_ms']:g} ms (0, ≤ 150)",
+            )
+        elif name.startswith("1 user "):
+            ok = s["p50_ms"] <= 5 and s["p99_ms"] <= 10
+            check(ok, f"{name}: p50 {s['p50_ms']:g} ms, p99 {s['p99_ms']:g} ms (≤ 5, ≤ 10)")
+    for name, timing in summary["big_requests"].items():
+        limit = 200 if "batch" in name else 2000
+        check(timing["median_ms"] <= limit, f"{name}: median {timing['median_ms']:g} ms (≤ {limit})")
+    if summary.get("ready_seconds") is not None:
+        check(summary["ready_seconds"] <= 5, f"/readyz after {summary['ready_seconds']:.1f} s (≤ 5)")
+        rss = max(summary["worker_rss_mb_at_start"] or [0])
+        check(rss <= 350, f"worker memory with every model loaded {rss:g} MB (≤ 350)")
+    return lines
 
 
 def update_readme(text: str) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from locust import FastHttpUser, constant, events, task
 
 from load_tests.data import csv_body, penguins, sample
+from tabserve.algorithms import ALGORITHMS
 from tabserve.datasets import PENGUINS
 
 penguins()  # load the dataset before the clock starts, not inside the first request
@@ -36,7 +37,6 @@ def write_failures(environment: Any, **_: Any) -> None:
             json.dump(failures, stream)
 
 
-ALGORITHMS = ("logistic_regression", "random_forest", "svm", "gradient_boosting", "knn")
 BATCH_ROWS = 1_000
 CSV_ROWS = 1_000
 
@@ -170,7 +170,7 @@ class SwitchUser(PenguinUser):
 
     @task
     def select_model(self) -> None:
-        algorithm = self.rng.choice(ALGORITHMS)
+        algorithm = self.rng.choice(list(ALGORITHMS))
 
         def check(response: Any) -> str | None:
             return None if response.json().get("algorithm") == algorithm else "wrong model selected"

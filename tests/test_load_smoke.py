@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+from load_tests.bench import markdown
 from load_tests.server import ROOT
 
 
@@ -23,3 +24,7 @@ def test_every_load_scenario_runs_without_a_failed_request(server, tmp_path):
     assert all(t["statuses"] == [200] for t in summary["big_requests"].values())
     assert (tmp_path / "throughput.png").exists() and (tmp_path / "latency.png").exists()
     assert (tmp_path / "predict_svm.html").exists()
+    # The README's Performance section is rendered from the same summary, targets included.
+    section = markdown(summary)
+    assert "| predict svm | 8 |" in section and "Against the targets" in section
+    assert "predict svm, 8 users:" in section and "1 user svm: p50" in section
