@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_until_ok(url: str, timeout: float, given_up: Callable[[], bool] = lambda: False) -> float | None:
+    """Seconds until GET ``url`` answers 200, or None after ``timeout`` or once ``given_up()``."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout and not given_up():
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return time.monotonic() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    return None
 
 
 class Server:
@@ -52,16 +66,13 @@ class Server:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        while time.monotonic() - started < timeout:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"bentoml serve exited early; see {self.log_path}")
-            try:
-                if httpx.get(f"{self.url}{until}", timeout=2).status_code == 200:
-                    self.ready_seconds = time.monotonic() - started
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+        process = self.process
+        waited = wait_until_ok(f"{self.url}{until}", timeout, lambda: process.poll() is not None)
+        if waited is not None:
+            self.ready_seconds = time.monotonic() - started
+            return self
+        if process.poll() is not None:
+            raise RuntimeError(f"bentoml serve exited early; see {self.log_path}")
         self.stop()
         raise TimeoutError(f"server not ready after {timeout}s; see {self.log_path}")
 

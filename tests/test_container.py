@@ -11,14 +11,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from load_tests.server import ROOT, free_port
+from load_tests.server import ROOT, free_port, wait_until_ok
 from tests.test_service import CSV_HEADER, EXAMPLE, GENTOO
 
 
@@ -56,15 +55,10 @@ class Container:
         return self.wait_ready()
 
     def wait_ready(self, timeout: float = 120) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return time.monotonic() - started
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(docker("logs", self.name, check=False).stdout[-3000:])
+        waited = wait_until_ok(f"{self.url}/readyz", timeout)
+        if waited is None:
+            raise TimeoutError(docker("logs", self.name, check=False).stdout[-3000:])
+        return waited
 
     def remove(self) -> None:
         docker("rm", "-f", self.name, check=False)
