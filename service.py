@@ -4,6 +4,7 @@ Thin wiring only: schemas come from the dataset spec, models from the store, and
 logic lives in the ``tabserve`` package.
 """
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -19,14 +20,14 @@ from tabserve.api_errors import as_api_error, json_errors
 from tabserve.batching import AdaptiveBatcher
 from tabserve.datasets import PENGUINS
 from tabserve.errors import ServingError
-from tabserve.image import service_image
-from tabserve.middleware import (
+from tabserve.guards import (
+    LimitBodySize,
     RejectMultipartWithoutBoundary,
-    RewriteJson,
-    configure_logging,
-    is_validation_error,
-    readable_validation_error,
+    RequireAdminToken,
+    RequireContentType,
 )
+from tabserve.image import service_image
+from tabserve.middleware import RewriteJson, configure_logging, is_validation_error, readable_validation_error
 from tabserve.openapi import ServiceDocs, is_docs_request
 from tabserve.schema import (
     ModelInfo,
@@ -49,6 +50,21 @@ MAX_BATCH_SIZE = 64
 #: A queued single-row request older than this is shed with 503 instead of piling up.
 MAX_LATENCY_MS = 10_000
 
+#: Routes that change what the service serves: they need ``Authorization: Bearer $PENGUIN_ADMIN_TOKEN``.
+ADMIN_TOKEN_ENV = "PENGUIN_ADMIN_TOKEN"
+ADMIN_ROUTES = frozenset({"/select_model"})
+#: Largest request body in MiB: 10,000 JSON rows take ~1.5 MiB, 100,000 CSV rows ~5 MiB.
+MAX_BODY_MIB = float(os.environ.get("TABSERVE_MAX_BODY_MB", "16"))
+#: Routes that take one small object get a tight limit.
+SMALL_BODY_BYTES = 64 * 2**10
+JSON = ("application/json",)
+CONTENT_TYPES = {
+    "/predict": JSON,
+    "/predict_batch": JSON,
+    "/select_model": JSON,
+    "/predict_csv": ("multipart/form-data",),
+}
+
 DESCRIPTION = """\
 Predicts the species of a Palmer penguin (Adelie, Chinstrap or Gentoo) from its island, bill,
 flipper, body mass and sex, with a choice of tuned classifiers from the BentoML model store.
@@ -57,9 +73,11 @@ flipper, body mass and sex, with a choice of tuned classifiers from the BentoML 
 * `POST /predict_batch`: `{"penguins": [...]}`, up to 10,000 per request.
 * `POST /predict_csv`: a CSV upload in the form field `file`; the CSV comes back with predictions.
 * `GET /models`, `GET /model_info`: what can answer, and what answers now.
-* `POST /select_model`: switch the answering model by tag, model name or algorithm id.
+* `POST /select_model`: switch the answering model by tag, model name or algorithm id
+  (admin: `Authorization: Bearer <token>`, the server's `PENGUIN_ADMIN_TOKEN`).
 
-Every prediction names its model in `model` and in the `X-Model-Tag` header.
+Every prediction names its model in `model` and in the `X-Model-Tag` header. Every error is JSON:
+`{"error": "what went wrong and what to do"}`.
 """
 
 read_only = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -134,6 +152,7 @@ class Svc:
         active_tag = active.tag if active else None
         return ModelList(
             active=active_tag,
+            selected=self.models.state.read(),
             models=[
                 {
                     "tag": r.tag,
@@ -141,6 +160,8 @@ class Svc:
                     "metrics": r.metrics,
                     "created": r.created,
                     "active": r.tag == active_tag,
+                    "servable": self.models.refusal(r.tag) is None,
+                    "refused": self.models.refusal(r.tag),
                 }
                 for r in records
             ],
@@ -158,7 +179,16 @@ async def _read_only_errors(request: Request, exc: ServingError) -> JSONResponse
     return JSONResponse(error.body(), status_code=error.status)
 
 
+PREDICTION_ERRORS = (400, 413, 415, 429, 500, 503, 504)
+# Outermost first: refuse cheaply (auth, media type, size) before anything reads the body.
+Svc.add_asgi_middleware(RequireAdminToken, paths=ADMIN_ROUTES, token_env=ADMIN_TOKEN_ENV)
+Svc.add_asgi_middleware(RequireContentType, media_types=CONTENT_TYPES)
 Svc.add_asgi_middleware(RejectMultipartWithoutBoundary)
+Svc.add_asgi_middleware(
+    LimitBodySize,
+    max_bytes=int(MAX_BODY_MIB * 2**20),
+    per_path={"/predict": SMALL_BODY_BYTES, "/select_model": SMALL_BODY_BYTES},
+)
 Svc.add_asgi_middleware(RewriteJson, select=is_validation_error, rewrite=readable_validation_error)
 Svc.add_asgi_middleware(
     RewriteJson,
@@ -175,10 +205,15 @@ Svc.add_asgi_middleware(
             "/select_model": {"model": "random_forest"},
         },
         error_statuses={
-            "/predict": (400, 500, 503),
-            "/predict_batch": (400, 500, 503),
-            "/predict_csv": (400, 500, 503),
-            "/select_model": (400, 404, 409, 500),
+            "/predict": PREDICTION_ERRORS,
+            "/predict_batch": PREDICTION_ERRORS,
+            "/predict_csv": PREDICTION_ERRORS,
+            "/select_model": (400, 401, 403, 404, 409, 413, 415, 429, 500, 504),
+            "/models": (429, 500, 504),
+            "/model_info": (429, 500, 503, 504),
         },
+        plain_text_errors={"/readyz": (503,)},
+        admin_routes=ADMIN_ROUTES,
+        admin_token_env=ADMIN_TOKEN_ENV,
     ),
 )

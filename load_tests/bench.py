@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from load_tests.data import csv_body, sample
-from load_tests.server import ROOT, Server
+from load_tests.server import ADMIN_TOKEN_ENV, ROOT, Server, admin_headers
 from tabserve.algorithms import ALGORITHMS
 
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -144,7 +144,9 @@ def time_requests(url: str, path: str, repeats: int, **request: Any) -> dict[str
 
 
 def select(url: str, algorithm: str) -> str:
-    response = httpx.post(f"{url}/select_model", json={"model": algorithm}, timeout=30)
+    response = httpx.post(
+        f"{url}/select_model", json={"model": algorithm}, headers=admin_headers(), timeout=30
+    )
     response.raise_for_status()
     return response.json()["tag"]
 
@@ -272,7 +274,12 @@ def update_readme(text: str) -> None:
 
 @app.command()
 def main(
-    url: Annotated[str | None, typer.Option(help="Benchmark this server instead of starting one")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Benchmark this server instead of starting one (its admin token in $PENGUIN_ADMIN_TOKEN)"
+        ),
+    ] = None,
     users: Annotated[int, typer.Option(help="Concurrent users for the load scenarios")] = 64,
     seconds: Annotated[float, typer.Option(help="Duration of each load scenario")] = 20,
     algorithms: Annotated[str, typer.Option(help="Comma-separated algorithm ids")] = ",".join(ALGORITHMS),
@@ -297,6 +304,7 @@ def main(
             server = Server({}, out / "server-service.log").start()
             servers.append(server)
             url, ready = server.url, server.ready_seconds
+            os.environ[ADMIN_TOKEN_ENV] = server.admin_token  # for select() and SwitchUser
             rss_at_start = server.worker_rss_mb()
         control_url = None
         if control:

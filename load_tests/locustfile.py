@@ -18,6 +18,7 @@ from typing import Any
 from locust import FastHttpUser, constant, events, task
 
 from load_tests.data import csv_body, penguins, sample
+from load_tests.server import admin_headers
 from tabserve.algorithms import ALGORITHMS
 from tabserve.datasets import PENGUINS
 
@@ -163,7 +164,10 @@ class MixedUser(PenguinUser):
 
 
 class SwitchUser(PenguinUser):
-    """Switches the active model about twice a second while the predict users keep going."""
+    """Switches the active model about twice a second while the predict users keep going.
+
+    Needs the server's admin token in ``$PENGUIN_ADMIN_TOKEN``.
+    """
 
     fixed_count = 1
     wait_time = constant(0.5)
@@ -175,7 +179,9 @@ class SwitchUser(PenguinUser):
         def check(response: Any) -> str | None:
             return None if response.json().get("algorithm") == algorithm else "wrong model selected"
 
-        self.post_checked("/select_model", "/select_model", check, json={"model": algorithm})
+        self.post_checked(
+            "/select_model", "/select_model", check, json={"model": algorithm}, headers=admin_headers()
+        )
 
 
 class LivezUser(FastHttpUser):

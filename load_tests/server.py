@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -16,6 +17,14 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 BENTOML = Path(sys.executable).with_name("bentoml")
+#: The service reads its admin token (for /select_model) from this variable.
+ADMIN_TOKEN_ENV = "PENGUIN_ADMIN_TOKEN"
+
+
+def admin_headers(token: str | None = None) -> dict[str, str]:
+    """The Authorization header for admin routes: ``token``, else ``$PENGUIN_ADMIN_TOKEN``."""
+    token = token or os.environ.get(ADMIN_TOKEN_ENV, "")
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def free_port() -> int:
@@ -38,7 +47,11 @@ def wait_until_ok(url: str, timeout: float, given_up: Callable[[], bool] = lambd
 
 
 class Server:
-    """``bentoml serve TARGET`` on a free port, with environment overrides and a log file."""
+    """``bentoml serve TARGET`` on a free port, with environment overrides and a log file.
+
+    The server gets ``$PENGUIN_ADMIN_TOKEN`` if set (or an ``env`` override), else a random one:
+    ``admin_token`` holds it.
+    """
 
     def __init__(
         self,
@@ -50,6 +63,8 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "BENTOML_CONFIG": str(config), "BENTOML_DO_NOT_TRACK": "true", **env}
+        self.env.setdefault(ADMIN_TOKEN_ENV, secrets.token_urlsafe(24))
+        self.admin_token = self.env[ADMIN_TOKEN_ENV]
         self.log_path, self.target = log_path, target
         self.process: subprocess.Popen[bytes] | None = None
         self.ready_seconds: float | None = None

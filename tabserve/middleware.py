@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 Selector = Callable[[Scope, int], bool]
@@ -108,22 +107,3 @@ def configure_logging() -> None:
         if handler not in package.handlers:
             package.addHandler(handler)
     package.propagate = not package.handlers
-
-
-class RejectMultipartWithoutBoundary:
-    """Answer 400 for ``multipart/form-data`` without a boundary, which BentoML turns into a 500."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            content_type = dict(scope.get("headers", [])).get(b"content-type", b"").lower()
-            if content_type.startswith(b"multipart/form-data") and b"boundary=" not in content_type:
-                response = JSONResponse(
-                    {"error": "multipart/form-data without a boundary; let your HTTP client build it"},
-                    status_code=400,
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)

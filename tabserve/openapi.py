@@ -30,10 +30,16 @@ ERROR_SCHEMA: dict[str, Any] = {
 
 ERROR_DESCRIPTIONS = {
     400: "Invalid input; 'error' names each offending field, row or column",
+    401: "Missing or wrong admin token; send 'Authorization: Bearer <token>'",
+    403: "Admin endpoints are disabled: the server has no admin token configured",
     404: "No model matches the selector; 'choices' lists what does",
     409: "The model exists but was refused when loading (integrity check)",
+    413: "The request body is over this route's size limit",
+    415: "The body's Content-Type is not one this route reads",
+    429: "Too many requests in flight; retry shortly",
     500: "Unexpected server error; see the server log",
-    503: "No model is loaded, or the server is overloaded; retry later",
+    503: "No model can answer (none loaded, or the selected one was refused), or overloaded",
+    504: "The request took longer than the configured timeout",
 }
 
 
@@ -42,7 +48,13 @@ def is_docs_request(scope: Scope, status: int) -> bool:
 
 
 class ServiceDocs:
-    """Rewrites BentoML's generated document; call it with the parsed JSON."""
+    """Rewrites BentoML's generated document; call it with the parsed JSON.
+
+    ``error_statuses`` lists, per route, every error status it can answer (all of its methods),
+    each with the ErrorBody schema, so the document tells the truth about error bodies.
+    ``admin_routes`` declare the bearer-token scheme that ``tabserve.guards.RequireAdminToken``
+    enforces, named after its environment variable ``admin_token_env``.
+    """
 
     def __init__(
         self,
@@ -52,10 +64,15 @@ class ServiceDocs:
         description: str,
         request_examples: dict[str, Any],
         error_statuses: dict[str, tuple[int, ...]],
+        admin_routes: frozenset[str] = frozenset(),
+        admin_token_env: str = "",
+        plain_text_errors: dict[str, tuple[int, ...]] | None = None,
     ):
         self.title, self.version, self.description = title, version, description
         self.request_examples = request_examples
         self.error_statuses = error_statuses
+        self.admin_routes, self.admin_token_env = admin_routes, admin_token_env
+        self.plain_text_errors = plain_text_errors or {}
 
     def __call__(self, document: dict[str, Any]) -> dict[str, Any]:
         document["info"] = {
@@ -63,25 +80,40 @@ class ServiceDocs:
             "version": self.version,
             "description": self.description,
         }
-        schemas = document.setdefault("components", {}).setdefault("schemas", {})
-        for generic in ("InvalidArgument", "NotFound", "InternalServerError"):
+        components = document.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        for generic in ("InvalidArgument", "NotFound", "InternalServerError", "TaskStatusResponse"):
             schemas.pop(generic, None)
         schemas["ErrorBody"] = ERROR_SCHEMA
-        error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+        if self.admin_routes:
+            components.setdefault("securitySchemes", {})["adminToken"] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": f"The server's admin token: the environment variable {self.admin_token_env}",
+            }
         for route, item in document.get("paths", {}).items():
-            operation = item.get("post")
-            if operation is None:
-                continue
-            if route in self.request_examples:
-                content = operation.get("requestBody", {}).get("content", {})
-                if "application/json" in content:
-                    content["application/json"]["example"] = self.request_examples[route]
-            if route in self.error_statuses:
-                responses = {k: v for k, v in operation["responses"].items() if k in ("200", 200)}
-                for status in self.error_statuses[route]:
-                    responses[str(status)] = {
-                        "description": ERROR_DESCRIPTIONS[status],
-                        "content": {"application/json": {"schema": error_ref}},
-                    }
-                operation["responses"] = responses
+            for operation in item.values():
+                self._rewrite_operation(route, operation)
         return document
+
+    def _rewrite_operation(self, route: str, operation: dict[str, Any]) -> None:
+        content = operation.get("requestBody", {}).get("content", {})
+        if route in self.request_examples and "application/json" in content:
+            content["application/json"]["example"] = self.request_examples[route]
+        if route in self.admin_routes:
+            operation["security"] = [{"adminToken": []}]
+        responses = operation.setdefault("responses", {})
+        if route in self.error_statuses:
+            for status in list(responses):
+                if str(status) != "200":
+                    del responses[status]
+            for status in self.error_statuses[route]:
+                responses[str(status)] = {
+                    "description": ERROR_DESCRIPTIONS[status],
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+                }
+        for status in self.plain_text_errors.get(route, ()):
+            responses[str(status)] = {
+                "description": ERROR_DESCRIPTIONS[status],
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }

@@ -105,10 +105,15 @@ class ModelSummary(BaseModel):
     metrics: dict[str, float] = Field(description="Held-out test and cross-validation metrics")
     created: datetime
     active: bool = Field(description="Whether this model answers predictions now")
+    servable: bool = Field(True, description="False when the model was refused at load time")
+    refused: str | None = Field(None, description="Why it was refused (e.g. its sha256 does not match)")
 
 
 class ModelList(BaseModel):
     active: str | None = Field(description="Tag of the model answering predictions")
+    selected: str | None = Field(
+        None, description="Tag chosen with /select_model; null when the default model answers"
+    )
     models: list[ModelSummary]
 
 

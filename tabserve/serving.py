@@ -89,19 +89,31 @@ class ModelServer:
         logger.info("Loaded model %s (%s, %s)", record.tag, record.algorithm, engine.name)
 
     def active(self) -> LoadedModel | None:
-        """The model that answers now; checks the shared choice (one ``stat``) on every call."""
+        """The model that answers now; checks the shared choice (one ``stat``) on every call.
+
+        A chosen model that was refused at load time (tampered, corrupt) answers nothing: the server
+        fails closed until someone selects another. A chosen model that is no longer in the store (an
+        image rebuilt with new models) gives way to the default, with a warning.
+        """
         chosen = self.state.read()
-        if chosen is not None:
+        if chosen is None:
+            return self._default
+        if chosen in self._refused:
+            return None
+        model = self._models.get(chosen)
+        if model is None and chosen != self._unknown_choice:
+            self.refresh()  # another worker may have selected a model trained after we started
             model = self._models.get(chosen)
-            if model is None and chosen != self._unknown_choice:
-                self.refresh()  # another worker may have selected a model trained after we started
-                model = self._models.get(chosen)
-                if model is None:
-                    self._unknown_choice = chosen
-                    logger.warning("Chosen model %s is not servable; using the default", chosen)
-            if model is not None:
-                return model
-        return self._default
+            if model is None and chosen not in self._refused:
+                self._unknown_choice = chosen
+                logger.warning("Chosen model %s is not in the store; using the default", chosen)
+        if chosen in self._refused:
+            return None
+        return model if model is not None else self._default
+
+    def refusal(self, tag: str) -> str | None:
+        """Why a model was refused at load time, or None if it was not."""
+        return self._refused.get(tag)
 
     @property
     def ready(self) -> bool:
@@ -115,9 +127,15 @@ class ModelServer:
 
     def require_active(self) -> LoadedModel:
         model = self.active()
-        if model is None:
-            raise NoModelAvailable(f"no {self.spec.name} model is loaded; train one with `python train.py`")
-        return model
+        if model is not None:
+            return model
+        chosen = self.state.read()
+        if chosen is not None and chosen in self._refused:
+            raise NoModelAvailable(
+                f"the selected model {chosen} was refused when loading ({self._refused[chosen]}); "
+                "select another with POST /select_model"
+            )
+        raise NoModelAvailable(f"no {self.spec.name} model is loaded; train one with `python train.py`")
 
     def select(self, selector: str) -> LoadedModel:
         """Make the model ``selector`` names the active one, for every worker and after restarts."""

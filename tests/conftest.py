@@ -19,6 +19,10 @@ HOME = Path(tempfile.mkdtemp(prefix="tabserve-tests-"))
 os.environ["BENTOML_HOME"] = str(HOME / "bentoml")
 os.environ["BENTOML_DO_NOT_TRACK"] = "true"
 os.environ["TABSERVE_STATE_DIR"] = str(HOME / "state")
+#: Every server the tests start inherits this admin token; ``ADMIN`` is the header that sends it.
+ADMIN_TOKEN = "test-admin-token-4f9c2b7e"
+os.environ["PENGUIN_ADMIN_TOKEN"] = ADMIN_TOKEN
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 from load_tests.server import ROOT, Server  # noqa: E402
 from tabserve.datasets import PENGUINS  # noqa: E402
@@ -61,7 +65,8 @@ def server(trained: list[ModelRecord], logs: Path) -> Iterator[Server]:
 
 @pytest.fixture()
 def client(server: Server) -> Iterator[httpx.Client]:
-    """An HTTP client on a server whose active model is the default (no choice recorded)."""
+    """An operator's HTTP client (admin token included) on a server whose active model is the
+    default (no choice recorded)."""
     (HOME / "state" / f"active-{PENGUINS.name}.json").unlink(missing_ok=True)
-    with httpx.Client(base_url=server.url, timeout=60) as http:
+    with httpx.Client(base_url=server.url, timeout=60, headers=ADMIN) as http:
         yield http

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from load_tests.server import ROOT, free_port, wait_until_ok
+from tests.conftest import ADMIN, ADMIN_TOKEN
 from tests.test_service import CSV_HEADER, EXAMPLE, GENTOO
 
 
@@ -50,7 +51,8 @@ class Container:
     def start(self) -> float:
         docker(
             "run", "-d", "--name", self.name, "-p", f"127.0.0.1:{self.port}:3000",
-            "-v", f"{self.volume}:/home/bentoml/state", self.image,
+            "-v", f"{self.volume}:/home/bentoml/state", "-e", f"PENGUIN_ADMIN_TOKEN={ADMIN_TOKEN}",
+            self.image,
         )  # fmt: skip
         return self.wait_ready()
 
@@ -93,7 +95,10 @@ def test_image_runs_as_a_non_root_user_and_is_slim(image, container):
 
 
 def test_container_answers_like_the_local_server(container, server):
-    with httpx.Client(base_url=container.url, timeout=60) as box, httpx.Client(base_url=server.url) as local:
+    with (
+        httpx.Client(base_url=container.url, timeout=60, headers=ADMIN) as box,
+        httpx.Client(base_url=server.url, headers=ADMIN) as local,
+    ):
         for http in (box, local):
             assert http.post("/select_model", json={"model": "svm"}).status_code == 200
         assert box.get("/models").json()["active"] == local.get("/models").json()["active"]
@@ -111,7 +116,8 @@ def test_container_answers_like_the_local_server(container, server):
 
 
 def test_model_choice_survives_a_container_restart(container):
-    chosen = httpx.post(f"{container.url}/select_model", json={"model": "knn"}, timeout=30).json()["tag"]
+    selected = httpx.post(f"{container.url}/select_model", json={"model": "knn"}, headers=ADMIN, timeout=30)
+    chosen = selected.json()["tag"]
     docker("restart", container.name)
     container.wait_ready()
     assert httpx.get(f"{container.url}/model_info", timeout=30).json()["tag"] == chosen

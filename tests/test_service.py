@@ -202,7 +202,8 @@ def test_models_lists_every_version_and_marks_the_active_one(client, trained):
     assert {r.tag for r in trained} <= tags
     assert [m["tag"] for m in body["models"] if m["active"]] == [body["active"]]
     for model in body["models"]:
-        assert set(model) == {"tag", "algorithm", "metrics", "created", "active"}
+        assert set(model) == {"tag", "algorithm", "metrics", "created", "active", "servable", "refused"}
+        assert model["servable"] and model["refused"] is None
         assert 0.0 <= model["metrics"]["accuracy"] <= 1.0
 
 
@@ -304,6 +305,6 @@ def test_readyz_waits_for_a_model(tmp_path, logs):
             assert response.status_code == 503
             assert "train" in response.json()["error"]
             assert http.get("/model_info").status_code == 503
-            assert http.get("/models").json() == {"active": None, "models": []}
+            assert http.get("/models").json() == {"active": None, "selected": None, "models": []}
     finally:
         empty.stop()

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from load_tests.server import ROOT, Server
+from tests.conftest import ADMIN
 
 EXAMPLE = {"island": "Biscoe", "bill_length_mm": 39.1, "bill_depth_mm": 18.7, "sex": "male"}
 
@@ -47,7 +48,7 @@ def test_choice_is_shared_by_workers_kept_under_load_and_survives_restart(
 ):
     server = start(two_worker_config, state_dir, logs)
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
+        with httpx.Client(base_url=server.url, timeout=30, headers=ADMIN) as http:
             knn = http.post("/select_model", json={"model": "knn"}).json()["tag"]
             assert tags_of(server.url, 24) == Counter({knn: 24})
 

@@ -1,0 +1,207 @@
+"""ASGI middleware that turns requests away before BentoML parses them.
+
+Each guard answers a JSON ``{"error": ...}`` with a 4xx and one WARNING line, and never passes a
+refused request on: an unauthenticated state change, a body of the wrong media type, a multipart
+body without a boundary (a 500 in BentoML), or a body too large to parse (BentoML has no limit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+from collections.abc import Mapping
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
+
+
+async def refuse(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    logger.warning("%s %s -> %d: %s", scope.get("method"), scope.get("path"), status, message)
+    await JSONResponse({"error": message}, status_code=status, headers=headers)(scope, receive, send)
+
+
+def _digest(secret: bytes) -> bytes:
+    return hashlib.sha256(secret).digest()
+
+
+class RequireAdminToken:
+    """``Authorization: Bearer <token>`` on the routes that change what the service serves.
+
+    The token comes from the environment variable ``token_env``. Without one, those routes answer
+    403 and say how to enable them. Tokens are compared as sha256 digests in constant time (no
+    timing or length leak) and never logged.
+    """
+
+    def __init__(self, app: ASGIApp, *, paths: frozenset[str], token_env: str):
+        self.app, self.paths, self.token_env = app, paths, token_env
+        token = os.environ.get(token_env, "").strip()
+        self._expected = _digest(token.encode()) if token else None
+        if self._expected is None:
+            logger.warning("%s is not set: %s answer 403", token_env, ", ".join(sorted(paths)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        if self._expected is None:
+            await refuse(
+                scope,
+                receive,
+                send,
+                403,
+                f"{scope['path']} is disabled: start the server with {self.token_env}=<secret> and send "
+                "'Authorization: Bearer <secret>'",
+            )
+            return
+        scheme, _, credentials = Headers(scope=scope).get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            await refuse(
+                scope,
+                receive,
+                send,
+                401,
+                f"{scope['path']} needs 'Authorization: Bearer <token>' (the server's {self.token_env})",
+                {"WWW-Authenticate": 'Bearer realm="admin"'},
+            )
+            return
+        if not hmac.compare_digest(_digest(credentials.strip().encode()), self._expected):
+            await refuse(
+                scope,
+                receive,
+                send,
+                401,
+                f"the bearer token does not match the server's {self.token_env}",
+                {"WWW-Authenticate": 'Bearer realm="admin", error="invalid_token"'},
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+def media_type(headers: Headers) -> str | None:
+    value = headers.get("content-type")
+    return value.split(";")[0].strip().lower() if value is not None else None
+
+
+class RequireContentType:
+    """415 for a POST whose body is not of a media type its route reads.
+
+    BentoML parses any other type as JSON (or as a form), so ``text/plain`` JSON was accepted and a
+    form post answered with confusing field errors. A JSON route without a Content-Type is read as
+    JSON, as BentoML does.
+    """
+
+    def __init__(self, app: ASGIApp, *, media_types: Mapping[str, tuple[str, ...]]):
+        self.app, self.media_types = app, media_types
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        accepted = self.media_types.get(scope["path"]) if scope["type"] == "http" else None
+        if accepted is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        sent = media_type(Headers(scope=scope))
+        if sent in accepted or (sent is None and "application/json" in accepted):
+            await self.app(scope, receive, send)
+            return
+        await refuse(
+            scope,
+            receive,
+            send,
+            415,
+            f"{scope['path']} reads {' or '.join(accepted)}, not {sent or 'a body without Content-Type'}",
+        )
+
+
+class RejectMultipartWithoutBoundary:
+    """400 for ``multipart/form-data`` without a boundary, which BentoML turns into a 500."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            content_type = Headers(scope=scope).get("content-type", "").lower()
+            if content_type.startswith("multipart/form-data") and "boundary=" not in content_type:
+                await refuse(
+                    scope,
+                    receive,
+                    send,
+                    400,
+                    "multipart/form-data without a boundary; let your HTTP client build the upload",
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+class LimitBodySize:
+    """413 for a request body larger than its route's limit, before anything parses it.
+
+    A declared ``Content-Length`` over the limit is refused without reading the body. A chunked body
+    is read up to the limit (BentoML would buffer it whole anyway) and refused once it passes it.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, per_path: Mapping[str, int] | None = None):
+        self.app, self.max_bytes, self.per_path = app, max_bytes, dict(per_path or {})
+
+    def limit(self, path: str) -> int:
+        return self.per_path.get(path, self.max_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit(scope["path"])
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        if declared is not None:
+            # The HTTP parser already holds the body to its Content-Length.
+            if declared.isdigit() and int(declared) > limit:
+                await self.too_large(scope, receive, send, limit)
+                return
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > limit:
+                await self.too_large(scope, receive, send, limit)
+                return
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        await refuse(
+            scope,
+            receive,
+            send,
+            413,
+            f"the request body is over the {limit / 2**20:g} MiB limit of {scope['path']}; "
+            "send fewer rows per request",
+        )
