@@ -22,9 +22,9 @@ from tabserve.datasets import PENGUINS
 from tabserve.errors import ServingError
 from tabserve.guards import (
     LimitBodySize,
-    RejectMultipartWithoutBoundary,
     RequireAdminToken,
     RequireContentType,
+    ValidateMultipart,
 )
 from tabserve.image import service_image
 from tabserve.middleware import RewriteJson, configure_logging, is_validation_error, readable_validation_error
@@ -183,12 +183,12 @@ PREDICTION_ERRORS = (400, 413, 415, 429, 500, 503, 504)
 # Outermost first: refuse cheaply (auth, media type, size) before anything reads the body.
 Svc.add_asgi_middleware(RequireAdminToken, paths=ADMIN_ROUTES, token_env=ADMIN_TOKEN_ENV)
 Svc.add_asgi_middleware(RequireContentType, media_types=CONTENT_TYPES)
-Svc.add_asgi_middleware(RejectMultipartWithoutBoundary)
 Svc.add_asgi_middleware(
     LimitBodySize,
     max_bytes=int(MAX_BODY_MIB * 2**20),
     per_path={"/predict": SMALL_BODY_BYTES, "/select_model": SMALL_BODY_BYTES},
 )
+Svc.add_asgi_middleware(ValidateMultipart)
 Svc.add_asgi_middleware(RewriteJson, select=is_validation_error, rewrite=readable_validation_error)
 Svc.add_asgi_middleware(
     RewriteJson,
