@@ -97,6 +97,7 @@ class Svc:
         # process too, which only needs the API definitions; the worker alone loads numpy,
         # ONNX Runtime and the models. This keeps start-up (time to /readyz) short.
         from tabserve.serving import ModelServer, tune_garbage_collector
+        from tabserve.workers import WorkerCensus, configured_workers
 
         configure_logging()
         self.models = ModelServer(SPEC, ActiveModelFile(default_state_dir(), SPEC.name))
@@ -106,11 +107,12 @@ class Svc:
             max_batch_size=MAX_BATCH_SIZE,
             max_latency_ms=MAX_LATENCY_MS,
         )
+        self.census = WorkerCensus(configured_workers(Svc))
         tune_garbage_collector()
 
     def __is_ready__(self) -> bool:
-        """/readyz is 200 only once a model can answer."""
-        return self.models.ready
+        """/readyz is 200 only while the active model can answer and no worker is missing."""
+        return self.models.ready and not self.census.missing()
 
     @bentoml.api(route="/predict")
     @json_errors

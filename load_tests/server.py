@@ -91,13 +91,22 @@ class Server:
         self.stop()
         raise TimeoutError(f"server not ready after {timeout}s; see {self.log_path}")
 
-    def worker_rss_mb(self) -> list[float]:
-        """Resident memory of each worker process (the supervisor is not a worker)."""
+    def workers(self) -> list[psutil.Process]:
+        """The live worker processes (not the supervisor, not a dead worker awaiting its reaping)."""
         if self.process is None:
             return []
-        children = psutil.Process(self.process.pid).children(recursive=True)
-        workers = [c for c in children if "_bentoml_impl.worker" in " ".join(c.cmdline())]
-        return [round(w.memory_info().rss / 2**20, 1) for w in workers]
+        found = []
+        for child in psutil.Process(self.process.pid).children(recursive=True):
+            try:
+                if "_bentoml_impl.worker" in " ".join(child.cmdline()):
+                    found.append(child)
+            except psutil.Error:  # a zombie, or gone
+                continue
+        return found
+
+    def worker_rss_mb(self) -> list[float]:
+        """Resident memory of each worker process."""
+        return [round(w.memory_info().rss / 2**20, 1) for w in self.workers()]
 
     def stop(self) -> int | None:
         if self.process is None:

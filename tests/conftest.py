@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 HOME = Path(tempfile.mkdtemp(prefix="tabserve-tests-"))
 os.environ["BENTOML_HOME"] = str(HOME / "bentoml")
@@ -27,6 +28,20 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 from load_tests.server import ROOT, Server  # noqa: E402
 from tabserve.datasets import PENGUINS  # noqa: E402
 from tabserve.registry import ModelRecord, list_records  # noqa: E402
+
+
+def service_config(directory: Path, name: str, **settings: object) -> Path:
+    """A copy of configuration.yaml with ``services.penguin_classifier`` settings replaced."""
+    config = yaml.safe_load((ROOT / "configuration.yaml").read_text())
+    service = config["services"]["penguin_classifier"]
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            service.setdefault(key, {}).update(value)
+        else:
+            service[key] = value
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 def run_train(*args: str) -> subprocess.CompletedProcess[str]:

@@ -8,21 +8,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
-from load_tests.server import ROOT, Server
-from tests.conftest import ADMIN
+from load_tests.server import Server
+from tests.conftest import ADMIN, service_config
 
 EXAMPLE = {"island": "Biscoe", "bill_length_mm": 39.1, "bill_depth_mm": 18.7, "sex": "male"}
 
 
 @pytest.fixture(scope="module")
 def two_worker_config(tmp_path_factory) -> Path:
-    config = yaml.safe_load((ROOT / "configuration.yaml").read_text())
-    config["services"]["penguin_classifier"]["workers"] = 2
-    path = tmp_path_factory.mktemp("config") / "two-workers.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return service_config(tmp_path_factory.mktemp("config"), "two-workers", workers=2)
 
 
 @pytest.fixture(scope="module")

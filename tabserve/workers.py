@@ -1,0 +1,80 @@
+"""Which of the service's worker processes are alive, so readiness can report a lost one.
+
+``bentoml serve`` respawns a worker that dies; inside a container (``BENTOML_CONTAINERIZED``) it
+does not, by design: the orchestrator restarts containers. There, with several workers, the
+survivors would keep answering /readyz with 200 while capacity is gone. Each worker counts its
+siblings (the supervisor's worker children) against the configured number instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import psutil
+
+logger = logging.getLogger(__name__)
+
+WORKER_MODULE = "_bentoml_impl.worker"
+
+
+def configured_workers(service: Any) -> int | None:
+    """The number of workers BentoML starts for ``service`` (its own allocator's answer)."""
+    try:
+        from _bentoml_impl.server.allocator import ResourceAllocator
+
+        workers, _ = ResourceAllocator().get_worker_env(service)
+        return int(workers)
+    except Exception as exc:  # not under `bentoml serve`, or BentoML changed: no census
+        logger.info("Worker census off: %s", exc)
+        return None
+
+
+def respawned() -> bool:
+    """Whether BentoML replaces dead workers here (it does not inside a container)."""
+    return "BENTOML_CONTAINERIZED" not in os.environ
+
+
+class WorkerCensus:
+    """Counts the live workers under this worker's supervisor."""
+
+    def __init__(self, expected: int | None):
+        self.expected = expected
+        self._supervisor = psutil.Process(os.getppid())
+        self._reported: int | None = None
+
+    def alive(self) -> int | None:
+        if self._supervisor is None:
+            return None
+        try:
+            children = self._supervisor.children()
+        except psutil.Error:
+            return None
+        count = 0
+        for child in children:
+            try:
+                if WORKER_MODULE in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                    count += 1
+            except psutil.Error:  # it exited while we looked
+                continue
+        return count
+
+    def missing(self) -> int:
+        """Workers configured but not running (0 when unknown); logs each change once."""
+        alive = self.alive()
+        if self.expected is None or alive is None:
+            return 0
+        missing = max(self.expected - alive, 0)
+        if missing != self._reported:
+            self._reported = missing
+            if missing:
+                logger.error(
+                    "%d of %d workers are not running%s",
+                    missing,
+                    self.expected,
+                    "; BentoML is replacing them" if respawned() else "; restart the container",
+                )
+            else:
+                logger.info("All %d workers are running", self.expected)
+        return missing
