@@ -15,7 +15,7 @@ import os
 import random
 from typing import Any
 
-from locust import FastHttpUser, constant, events, task
+from locust import FastHttpUser, constant, constant_throughput, events, task
 
 from load_tests.data import csv_body, penguins, sample
 from load_tests.server import admin_headers
@@ -161,6 +161,12 @@ class MixedUser(PenguinUser):
         with self.client.get("/models", name="/models", catch_response=True) as response:
             if response.status_code != 200 or not response.json().get("active"):
                 response.failure(f"HTTP {response.status_code}")
+
+
+class SoakUser(MixedUser):
+    """The mixed profile at a steady rate: ``$SOAK_RATE_PER_USER`` requests/s per user (soak runs)."""
+
+    wait_time = constant_throughput(float(os.environ.get("SOAK_RATE_PER_USER", "1")))
 
 
 class SwitchUser(PenguinUser):

@@ -13,7 +13,9 @@ import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 
+from python_multipart.exceptions import FormParserError
 from starlette.datastructures import Headers
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -152,8 +154,6 @@ class ValidateMultipart:
 
 async def multipart_problem(headers: Headers, body: bytes) -> str | None:
     """What Starlette's form parser finds wrong with a multipart body, or None."""
-    from python_multipart.exceptions import FormParserError
-    from starlette.formparsers import MultiPartException, MultiPartParser
 
     async def stream() -> AsyncIterator[bytes]:
         yield body
