@@ -107,7 +107,7 @@ class Svc:
             max_batch_size=MAX_BATCH_SIZE,
             max_latency_ms=MAX_LATENCY_MS,
         )
-        self.census = WorkerCensus(configured_workers(Svc))
+        self.census = WorkerCensus(configured_workers(Svc.name))
         tune_garbage_collector()
 
     def __is_ready__(self) -> bool:

@@ -49,12 +49,15 @@ class SklearnEngine:
     inline = False
 
     def __init__(self, spec: DatasetSpec, pipeline: Pipeline):
+        # The Pipeline reads DataFrames: import pandas now, as the model loads, never lazily from a
+        # request thread (a half-imported pandas breaks BentoML's type checks in other threads).
+        from .frames import frame_from_columns
+
         self.spec, self.pipeline = spec, pipeline
+        self._frame = frame_from_columns
 
     def predict_proba(self, columns: Columns) -> np.ndarray:
-        from .frames import frame_from_columns  # pandas: already loaded with scikit-learn
-
-        return self.pipeline.predict_proba(frame_from_columns(self.spec, columns))
+        return self.pipeline.predict_proba(self._frame(self.spec, columns))
 
 
 class OnnxEngine:

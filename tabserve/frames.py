@@ -1,7 +1,7 @@
-"""The Pipeline's input as pandas DataFrames: for training, CSV files and checks.
+"""The Pipeline's input as pandas DataFrames: for training, the scikit-learn fallback and checks.
 
-Serving single requests never needs these (see :mod:`tabserve.columns`), so the service process
-does not import pandas until a CSV arrives.
+Serving never needs these otherwise (see :mod:`tabserve.columns` and :mod:`tabserve.csv_io`), so a
+worker whose models all run on ONNX Runtime never imports pandas.
 """
 
 from __future__ import annotations

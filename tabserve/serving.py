@@ -14,16 +14,11 @@ from typing import Any
 
 import numpy as np
 
-# pandas (through csv_io and frames) is imported here, while the worker starts, although only
-# /predict_csv uses it: imported lazily by a request thread, it sat half-initialised in sys.modules
-# while other threads ran BentoML's type checks (LazyType looks pandas up in sys.modules), which
-# failed requests on every route with "partially initialized module 'pandas'" (found by the soak).
 from .columns import Columns, columns_from_rows
-from .csv_io import predictions_csv, read_csv, validated_frame
+from .csv_io import predictions_csv, read_csv, validated_columns
 from .datasets import DatasetSpec
 from .engines import Engine
 from .errors import ModelRefused, NoModelAvailable
-from .frames import columns_from_frame
 from .registry import ModelRecord, default_record, list_records, load_engine, resolve
 from .state import ActiveModelFile
 
@@ -164,11 +159,9 @@ class ModelServer:
 
     def predict_csv(self, data: bytes) -> tuple[str, str]:
         """A CSV upload with predictions appended, and the tag of the model that made them."""
-        frame = read_csv(self.spec, data)
-        model, probabilities = self.predict_proba(
-            columns_from_frame(self.spec, validated_frame(self.spec, frame))
-        )
-        return model.tag, predictions_csv(self.spec, frame, probabilities)
+        table = read_csv(self.spec, data)
+        model, probabilities = self.predict_proba(validated_columns(self.spec, table))
+        return model.tag, predictions_csv(self.spec, table, probabilities)
 
     def format_predictions(self, tag: str, probabilities: np.ndarray) -> list[dict[str, Any]]:
         """One response object per row: class, confidence, every class probability, model tag."""
