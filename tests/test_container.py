@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -48,9 +50,9 @@ class Container:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> float:
+    def start(self, *options: str) -> float:
         docker(
-            "run", "-d", "--name", self.name, "-p", f"127.0.0.1:{self.port}:3000",
+            "run", "-d", "--name", self.name, "-p", f"127.0.0.1:{self.port}:3000", *options,
             "-v", f"{self.volume}:/home/bentoml/state", "-e", f"PENGUIN_ADMIN_TOKEN={ADMIN_TOKEN}",
             self.image,
         )  # fmt: skip
@@ -64,6 +66,14 @@ class Container:
 
     def remove(self) -> None:
         docker("rm", "-f", self.name, check=False)
+
+    def worker_pid(self) -> int:
+        """The host PID of the container's BentoML worker process."""
+        listing = docker("top", self.name, "-eo", "pid,args").stdout.splitlines()[1:]
+        return next(int(line.split()[0]) for line in listing if "_bentoml_impl.worker" in line)
+
+    def restarts(self) -> int:
+        return int(docker("inspect", "-f", "{{.RestartCount}}", self.name).stdout)
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +146,21 @@ def test_a_short_locust_run_against_the_container_has_no_failure(container, tmp_
     stats = json.loads(report.with_suffix(".json").read_text())
     assert sum(e["num_requests"] for e in stats) > 0
     assert sum(e["num_failures"] for e in stats) == 0
+
+
+def test_a_container_whose_worker_dies_comes_back_through_its_restart_policy(image):
+    """BentoML does not respawn workers in a container: the server exits and Docker restarts it."""
+    volume = f"tabserve-test-state-{uuid.uuid4().hex[:8]}"
+    box = Container(image, volume)
+    box.start("--restart", "on-failure")
+    try:
+        os.kill(box.worker_pid(), signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while box.restarts() < 1 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert box.restarts() >= 1
+        box.wait_ready()
+        assert httpx.post(f"{box.url}/predict", json=EXAMPLE, timeout=30).status_code == 200
+    finally:
+        box.remove()
+        docker("volume", "rm", "-f", volume, check=False)
