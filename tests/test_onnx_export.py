@@ -1,13 +1,16 @@
 """The ONNX fast path: every family converts, matches the Pipeline, and falls back when it cannot."""
 
+import os
+
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 from tabserve.algorithms import ALGORITHMS
 from tabserve.datasets import PENGUINS
-from tabserve.engines import OnnxEngine, SklearnEngine
+from tabserve.engines import WIDE_ROWS, OnnxEngine, SklearnEngine
 from tabserve.features import build_pipeline
 from tabserve.frames import columns_from_frame, with_gaps
 from tabserve.onnx_export import _round_thresholds_down, _trees, parity_gap, to_onnx
@@ -30,6 +33,11 @@ def test_every_family_converts_within_tolerance(split, algorithm):
     assert probabilities.shape == (len(frame), 3)
     assert np.allclose(probabilities.sum(axis=1), 1.0)
     assert parity_gap(trained.pipeline, probabilities, frame) <= PARITY_TOLERANCE
+    # Big batches run on the every-core session (float32 sums in another order): still within tolerance.
+    many = pd.concat([frame] * (WIDE_ROWS // len(frame) + 1), ignore_index=True)
+    assert engine.wide_session is not engine.session or len(os.sched_getaffinity(0)) == 1
+    wide = engine.predict_proba(columns_from_frame(PENGUINS, many))
+    assert parity_gap(trained.pipeline, wide, many) <= PARITY_TOLERANCE
 
 
 def test_rounding_thresholds_down_keeps_every_split_decision(split):
