@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+from tabserve.workers import worker_processes
+
 ROOT = Path(__file__).resolve().parents[1]
 BENTOML = Path(sys.executable).with_name("bentoml")
 #: The service reads its admin token (for /select_model) from this variable.
@@ -93,16 +95,7 @@ class Server:
 
     def workers(self) -> list[psutil.Process]:
         """The live worker processes (not the supervisor, not a dead worker awaiting its reaping)."""
-        if self.process is None:
-            return []
-        found = []
-        for child in psutil.Process(self.process.pid).children(recursive=True):
-            try:
-                if "_bentoml_impl.worker" in " ".join(child.cmdline()):
-                    found.append(child)
-            except psutil.Error:  # a zombie, or gone
-                continue
-        return found
+        return worker_processes(psutil.Process(self.process.pid)) if self.process else []
 
     def worker_rss_mb(self) -> list[float]:
         """Resident memory of each worker process."""

@@ -39,6 +39,21 @@ def respawned() -> bool:
     return "BENTOML_CONTAINERIZED" not in os.environ
 
 
+def worker_processes(supervisor: psutil.Process) -> list[psutil.Process]:
+    """The live BentoML workers under ``supervisor`` (not a dead one awaiting its reaping).
+
+    Raises :class:`psutil.Error` if the supervisor itself is gone.
+    """
+    found = []
+    for child in supervisor.children():
+        try:
+            if WORKER_MODULE in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.Error:  # a zombie, or it exited while we looked
+            continue
+    return found
+
+
 class WorkerCensus:
     """Counts the live workers under this worker's supervisor."""
 
@@ -47,26 +62,13 @@ class WorkerCensus:
         self._supervisor = psutil.Process(os.getppid())
         self._reported: int | None = None
 
-    def alive(self) -> int | None:
-        if self._supervisor is None:
-            return None
-        try:
-            children = self._supervisor.children()
-        except psutil.Error:
-            return None
-        count = 0
-        for child in children:
-            try:
-                if WORKER_MODULE in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
-                    count += 1
-            except psutil.Error:  # it exited while we looked
-                continue
-        return count
-
     def missing(self) -> int:
         """Workers configured but not running (0 when unknown); logs each change once."""
-        alive = self.alive()
-        if self.expected is None or alive is None:
+        if self.expected is None:
+            return 0
+        try:
+            alive = len(worker_processes(self._supervisor))
+        except psutil.Error:  # no supervisor to ask: no census
             return 0
         missing = max(self.expected - alive, 0)
         if missing != self._reported:
