@@ -99,18 +99,14 @@ class ModelServer:
         chosen = self.state.read()
         if chosen is None:
             return self._default
-        if chosen in self._refused:
-            return None
-        model = self._models.get(chosen)
-        if model is None and chosen != self._unknown_choice:
+        if chosen not in self._models and chosen not in self._refused and chosen != self._unknown_choice:
             self.refresh()  # another worker may have selected a model trained after we started
-            model = self._models.get(chosen)
-            if model is None and chosen not in self._refused:
+            if chosen not in self._models and chosen not in self._refused:
                 self._unknown_choice = chosen
                 logger.warning("Chosen model %s is not in the store; using the default", chosen)
         if chosen in self._refused:
             return None
-        return model if model is not None else self._default
+        return self._models.get(chosen, self._default)
 
     def refusal(self, tag: str) -> str | None:
         """Why a model was refused at load time, or None if it was not."""
