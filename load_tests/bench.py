@@ -56,6 +56,11 @@ class Result:
     p99_ms: float
     failures_by_reason: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def total_rps(self) -> float:
+        """Requests per second over every endpoint of the scenario (mixed profiles)."""
+        return self.requests / max(self.seconds, 1e-9)
+
 
 def _reason(error: str) -> str:
     status = re.search(r"HTTP (\d{3})", error)

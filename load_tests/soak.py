@@ -90,7 +90,7 @@ def main(
             os.environ[ADMIN_TOKEN_ENV] = server.admin_token
         console.print(f"[bold]capacity[/]: MixedUser, {users} users, {capacity_seconds:g}s")
         capacity = run_locust("capacity", url, ["MixedUser"], users, capacity_seconds, out, 1, "/predict")
-        total_rps = sum_rps(out / "capacity.json")
+        total_rps = capacity.total_rps
         target = total_rps * fraction
         os.environ["SOAK_RATE_PER_USER"] = f"{target / users:.4f}"
         console.print(f"[bold]soak[/]: {target:.0f} req/s ({fraction:.0%} of {total_rps:.0f}), {seconds:g}s")
@@ -103,7 +103,7 @@ def main(
         if server:
             server.stop()
 
-    achieved = sum_rps(out / "soak.json")
+    achieved = soak.total_rps
     growth = memory_growth(samples) if samples else None
     summary = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -125,15 +125,6 @@ def main(
     console.print(f"Reports: {out}")
     if summary["failures"] or (growth and growth[2] >= max_growth):
         raise typer.Exit(1)
-
-
-def sum_rps(report: Path) -> float:
-    """All endpoints' requests per second in one Locust JSON report."""
-    entries = json.loads(report.read_text())
-    window = max(
-        max(e["last_request_timestamp"] for e in entries) - min(e["start_time"] for e in entries), 1e-9
-    )
-    return sum(e["num_requests"] for e in entries) / window
 
 
 def summary_table(summary: dict, soak: Result) -> Table:
