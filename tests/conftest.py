@@ -9,7 +9,8 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,14 +21,25 @@ HOME = Path(tempfile.mkdtemp(prefix="tabserve-tests-"))
 os.environ["BENTOML_HOME"] = str(HOME / "bentoml")
 os.environ["BENTOML_DO_NOT_TRACK"] = "true"
 os.environ["TABSERVE_STATE_DIR"] = str(HOME / "state")
-#: Every server the tests start inherits this admin token; ``ADMIN`` is the header that sends it.
-ADMIN_TOKEN = "test-admin-token-4f9c2b7e"
-os.environ["PENGUIN_ADMIN_TOKEN"] = ADMIN_TOKEN
-ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
-from load_tests.server import ROOT, Server  # noqa: E402
+from load_tests.server import ADMIN_TOKEN_ENV, ROOT, Server, admin_headers  # noqa: E402
 from tabserve.datasets import PENGUINS  # noqa: E402
 from tabserve.registry import ModelRecord, list_records  # noqa: E402
+
+#: Every server the tests start inherits this admin token; ``ADMIN`` is the header that sends it.
+ADMIN_TOKEN = "test-admin-token-4f9c2b7e"
+os.environ[ADMIN_TOKEN_ENV] = ADMIN_TOKEN
+ADMIN = admin_headers(ADMIN_TOKEN)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 90) -> bool:
+    """Whether ``condition()`` held within ``timeout`` seconds (polled five times a second)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def service_config(directory: Path, name: str, **settings: object) -> Path:

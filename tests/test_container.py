@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -20,7 +19,7 @@ import httpx
 import pytest
 
 from load_tests.server import ROOT, free_port, wait_until_ok
-from tests.conftest import ADMIN, ADMIN_TOKEN
+from tests.conftest import ADMIN, ADMIN_TOKEN, wait_for
 from tests.test_service import CSV_HEADER, EXAMPLE, GENTOO
 
 
@@ -155,10 +154,7 @@ def test_a_container_whose_worker_dies_comes_back_through_its_restart_policy(ima
     box.start("--restart", "on-failure")
     try:
         os.kill(box.worker_pid(), signal.SIGKILL)
-        deadline = time.monotonic() + 60
-        while box.restarts() < 1 and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert box.restarts() >= 1
+        assert wait_for(lambda: box.restarts() >= 1, timeout=60)
         box.wait_ready()
         assert httpx.post(f"{box.url}/predict", json=EXAMPLE, timeout=30).status_code == 200
     finally:
