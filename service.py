@@ -10,16 +10,12 @@ from typing import Annotated
 
 import bentoml
 from bentoml.validators import ContentType
-from fastapi import FastAPI
 from pydantic_core import to_json
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from tabserve import __version__
-from tabserve.api_errors import as_api_error, json_errors
-from tabserve.batching import AdaptiveBatcher
+from tabserve.api_errors import json_errors
 from tabserve.datasets import PENGUINS
-from tabserve.errors import ServingError
 from tabserve.guards import (
     LimitBodySize,
     RequireAdminToken,
@@ -29,6 +25,7 @@ from tabserve.guards import (
 from tabserve.image import service_image
 from tabserve.middleware import RewriteJson, configure_logging, is_validation_error, readable_validation_error
 from tabserve.openapi import ServiceDocs, is_docs_request
+from tabserve.read_routes import ReadRoute, read_only_app
 from tabserve.schema import (
     ModelInfo,
     ModelList,
@@ -80,15 +77,12 @@ Every prediction names its model in `model` and in the `X-Model-Tag` header. Eve
 `{"error": "what went wrong and what to do"}`.
 """
 
-read_only = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-
 
 @bentoml.service(
     name="penguin_classifier",
     description="Predict the species of a Palmer penguin with a choice of tuned classifiers.",
     image=service_image(),
 )
-@bentoml.asgi_app(read_only, path="/")
 class Svc:
     """Palmer Penguins species classifiers from the BentoML model store."""
 
@@ -96,6 +90,7 @@ class Svc:
         # Imported here, not at the top: `bentoml serve` imports this module in its supervisor
         # process too, which only needs the API definitions; the worker alone loads numpy,
         # ONNX Runtime and the models. This keeps start-up (time to /readyz) short.
+        from tabserve.batching import AdaptiveBatcher
         from tabserve.serving import ModelServer, tune_garbage_collector
         from tabserve.workers import WorkerCensus, configured_workers
 
@@ -146,7 +141,6 @@ class Svc:
         """Switch the active model by tag, model name or algorithm id; every worker follows."""
         return ModelInfo.model_validate(self.models.select(model).record.info())
 
-    @read_only.get("/models", response_model=ModelList, tags=["Models"])
     def list_models(self) -> ModelList:
         """Every servable model version, newest first, and which one is active."""
         records = self.models.refresh()  # includes models trained since the server started
@@ -169,17 +163,17 @@ class Svc:
             ],
         )
 
-    @read_only.get("/model_info", response_model=ModelInfo, tags=["Models"])
     def model_info(self) -> ModelInfo:
         """The active model: tag, algorithm, metrics, hyper-parameters, classes and input schema."""
         return ModelInfo(**self.models.require_active().record.info())
 
 
-@read_only.exception_handler(ServingError)
-async def _read_only_errors(request: Request, exc: ServingError) -> JSONResponse:
-    error = as_api_error(exc)
-    return JSONResponse(error.body(), status_code=error.status)
-
+#: GET routes, answered by the methods above on the running instance.
+READ_ROUTES = (
+    ReadRoute("/models", Svc.inner.list_models, ModelList, tag="Models"),
+    ReadRoute("/model_info", Svc.inner.model_info, ModelInfo, tag="Models"),
+)
+Svc.mount_asgi_app(read_only_app(READ_ROUTES), path="/")
 
 PREDICTION_ERRORS = (400, 413, 415, 429, 500, 503, 504)
 # Outermost first: refuse cheaply (auth, media type, size) before anything reads the body.
@@ -217,5 +211,6 @@ Svc.add_asgi_middleware(
         plain_text_errors={"/readyz": (503,)},
         admin_routes=ADMIN_ROUTES,
         admin_token_env=ADMIN_TOKEN_ENV,
+        read_routes=READ_ROUTES,
     ),
 )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import Scope
+
+if TYPE_CHECKING:
+    from .read_routes import ReadRoute
 
 DOCS_PATH = "/docs.json"
 
@@ -53,7 +56,8 @@ class ServiceDocs:
     ``error_statuses`` lists, per route, every error status it can answer (all of its methods),
     each with the ErrorBody schema, so the document tells the truth about error bodies.
     ``admin_routes`` declare the bearer-token scheme that ``tabserve.guards.RequireAdminToken``
-    enforces, named after its environment variable ``admin_token_env``.
+    enforces, named after its environment variable ``admin_token_env``. ``read_routes`` (plain
+    Starlette, invisible to BentoML's generator) are added with their response schemas.
     """
 
     def __init__(
@@ -67,12 +71,14 @@ class ServiceDocs:
         admin_routes: frozenset[str] = frozenset(),
         admin_token_env: str = "",
         plain_text_errors: dict[str, tuple[int, ...]] | None = None,
+        read_routes: tuple[ReadRoute, ...] = (),
     ):
         self.title, self.version, self.description = title, version, description
         self.request_examples = request_examples
         self.error_statuses = error_statuses
         self.admin_routes, self.admin_token_env = admin_routes, admin_token_env
         self.plain_text_errors = plain_text_errors or {}
+        self.read_routes = read_routes
 
     def __call__(self, document: dict[str, Any]) -> dict[str, Any]:
         document["info"] = {
@@ -85,13 +91,17 @@ class ServiceDocs:
         for generic in ("InvalidArgument", "NotFound", "InternalServerError", "TaskStatusResponse"):
             schemas.pop(generic, None)
         schemas["ErrorBody"] = ERROR_SCHEMA
+        paths = document.setdefault("paths", {})
+        for read_route in self.read_routes:
+            paths[read_route.path] = {"get": read_route.operation()}
+            schemas.update(read_route.schemas())
         if self.admin_routes:
             components.setdefault("securitySchemes", {})["adminToken"] = {
                 "type": "http",
                 "scheme": "bearer",
                 "description": f"The server's admin token: the environment variable {self.admin_token_env}",
             }
-        for route, item in document.get("paths", {}).items():
+        for route, item in paths.items():
             for operation in item.values():
                 self._rewrite_operation(route, operation)
         return document
