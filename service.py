@@ -23,6 +23,7 @@ from tabserve.guards import (
     ValidateMultipart,
 )
 from tabserve.image import service_image
+from tabserve.memory import after_large_request
 from tabserve.middleware import RewriteJson, configure_logging, is_validation_error, readable_validation_error
 from tabserve.openapi import ServiceDocs, is_docs_request
 from tabserve.read_routes import ReadRoute, read_only_app
@@ -126,14 +127,25 @@ class Svc:
         # Serialised directly (pydantic-core's encoder): validating the 10,000 response objects we
         # just built cost ~100 ms, json.dumps ~30 ms.
         body = to_json({"predictions": predictions, "model": tag})
-        return Response(body, media_type="application/json", headers={"X-Model-Tag": tag})
+        return Response(
+            body,
+            media_type="application/json",
+            headers={"X-Model-Tag": tag},
+            background=after_large_request(len(penguins)),
+        )
 
     @bentoml.api(route="/predict_csv")
     @json_errors
     def predict_csv(self, file: Path, *, ctx: bentoml.Context) -> Annotated[Path, ContentType("text/csv")]:
         """Upload a CSV of penguins (header row, empty cell = unknown); get it back with predictions."""
-        tag, table = self.models.predict_csv(file.read_bytes())
-        return Response(table, media_type="text/csv", headers={"X-Model-Tag": tag})
+        data = file.read_bytes()
+        tag, table = self.models.predict_csv(data)
+        return Response(
+            table,
+            media_type="text/csv",
+            headers={"X-Model-Tag": tag},
+            background=after_large_request(data.count(b"\n")),
+        )
 
     @bentoml.api(route="/select_model")
     @json_errors

@@ -38,6 +38,8 @@ LOCUSTFILE = ROOT / "load_tests" / "locustfile.py"
 README = ROOT / "README.md"
 PREDICT = "/predict"
 README_START, README_END = "<!-- performance:start -->", "<!-- performance:end -->"
+#: Cold starts timed (median reported), the last of which serves the benchmark.
+READY_SAMPLES = 3
 
 
 @dataclass
@@ -230,9 +232,12 @@ def markdown(summary: dict[str, Any]) -> str:
     if summary.get("ready_seconds") is not None:
         lines += [
             "",
-            f"`bentoml serve` to `/readyz` 200: {summary['ready_seconds']:.1f} s. Resident memory per "
+            f"`bentoml serve` to `/readyz` 200: {summary['ready_seconds']:.1f} s (median of "
+            f"{len(summary['ready_seconds_samples'])} cold starts: "
+            f"{', '.join(f'{s:g}' for s in summary['ready_seconds_samples'])} s). Resident memory per "
             f"worker: {summary['worker_rss_mb_at_start']} MB with every model loaded at start, "
-            f"{summary['worker_rss_mb_at_end']} MB after the whole benchmark.",
+            f"{summary['worker_rss_mb_at_end']} MB after the whole benchmark, "
+            f"{summary['worker_rss_mb_peak']} MB at its peak.",
         ]
     lines += ["", "Against the targets of this benchmark, in this run:", "", *target_checks(summary)]
     return "\n".join(lines)
@@ -268,6 +273,8 @@ def target_checks(summary: dict[str, Any]) -> list[str]:
         check(summary["ready_seconds"] <= 5, f"/readyz after {summary['ready_seconds']:.1f} s (≤ 5)")
         rss = max(summary["worker_rss_mb_at_start"] or [0])
         check(rss <= 350, f"worker memory with every model loaded {rss:g} MB (≤ 350)")
+        peak = max(summary["worker_rss_mb_peak"] or [0])
+        check(peak <= 350, f"worker memory at its peak over the whole benchmark {peak:g} MB (≤ 350)")
     return lines
 
 
@@ -304,11 +311,17 @@ def main(
     out.mkdir(parents=True, exist_ok=True)
     servers: list[Server] = []
     try:
-        ready, rss_at_start = None, []
+        ready, ready_samples, rss_at_start = None, [], []
         if url is None:
+            # Start-up time is noisy: a few cold starts before the one that serves the benchmark.
+            for attempt in range((1 if smoke else READY_SAMPLES) - 1):
+                probe = Server({}, out / f"server-start-{attempt + 1}.log").start()
+                probe.stop()
+                ready_samples.append(round(probe.ready_seconds, 2))
             server = Server({}, out / "server-service.log").start()
             servers.append(server)
-            url, ready = server.url, server.ready_seconds
+            ready_samples.append(round(server.ready_seconds, 2))
+            url, ready = server.url, statistics.median(ready_samples)
             os.environ[ADMIN_TOKEN_ENV] = server.admin_token  # for select() and SwitchUser
             rss_at_start = server.worker_rss_mb()
         control_url = None
@@ -366,6 +379,7 @@ def main(
                 url, "/predict_csv", repeats, **table
             )
         rss_at_end = servers[0].worker_rss_mb() if ready is not None else []
+        rss_peak = servers[0].worker_peak_rss_mb() if ready is not None else []
     finally:
         for server in servers:
             server.stop()
@@ -381,8 +395,10 @@ def main(
         "livez_rps": livez,
         "control_rps": control_rps,
         "ready_seconds": round(ready, 2) if ready is not None else None,
+        "ready_seconds_samples": ready_samples,
         "worker_rss_mb_at_start": rss_at_start,
         "worker_rss_mb_at_end": rss_at_end,
+        "worker_rss_mb_peak": rss_peak,
         "scenarios": [asdict(r) for r in results],
         "big_requests": big,
         "failures": sum(r.failures for r in results),
@@ -393,7 +409,8 @@ def main(
     console.print(summary_table(results, livez, control_rps))
     if ready is not None:
         console.print(
-            f"ready after {ready:.1f} s; worker memory {rss_at_start} MB, at the end {rss_at_end} MB"
+            f"ready after {ready:.1f} s (median of {ready_samples}); worker memory {rss_at_start} MB, "
+            f"at the end {rss_at_end} MB, peak {rss_peak} MB"
         )
     console.print(f"Reports: {out}")
     if readme:

@@ -101,6 +101,15 @@ class Server:
         """Resident memory of each worker process."""
         return [round(w.memory_info().rss / 2**20, 1) for w in self.workers()]
 
+    def worker_peak_rss_mb(self) -> list[float]:
+        """Highest resident memory each worker process has had (Linux's VmHWM)."""
+        peaks = []
+        for worker in self.workers():
+            status = Path(f"/proc/{worker.pid}/status").read_text()
+            kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+            peaks.append(round(kib / 2**10, 1))
+        return peaks
+
     def stop(self) -> int | None:
         if self.process is None:
             return None

@@ -76,13 +76,14 @@ class OnnxEngine:
 
     def __init__(self, spec: DatasetSpec, model: bytes):
         self.spec = spec
-        self.session = self._session(model, threads=1)
+        self.session = self._session(model, threads=1, arena=True)
         cores = len(os.sched_getaffinity(0))
-        self.wide_session = self._session(model, threads=cores) if cores > 1 else self.session
+        self.wide_session = self._session(model, threads=cores, arena=False)
 
     @staticmethod
-    def _session(model: bytes, threads: int) -> ort.InferenceSession:
+    def _session(model: bytes, threads: int, arena: bool) -> ort.InferenceSession:
         options = ort.SessionOptions()
+        options.enable_cpu_mem_arena = arena
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         # Idle pool threads sleep instead of spinning on a core the event loop needs.
