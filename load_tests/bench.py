@@ -28,6 +28,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from load_tests.control_service import control_config
 from load_tests.data import csv_body, sample
 from load_tests.server import ADMIN_TOKEN_ENV, ROOT, Server, admin_headers
 from tabserve.algorithms import ALGORITHMS
@@ -327,7 +328,10 @@ def main(
         control_url = None
         if control:
             control_server = Server(
-                {}, out / "server-control.log", target="load_tests.control_service:Control"
+                {},
+                out / "server-control.log",
+                config=control_config(ROOT / "configuration.yaml", out),
+                target="load_tests.control_service:Control",
             )
             servers.append(control_server.start())
             control_url = control_server.url

@@ -5,7 +5,10 @@ path on this machine, so the real service's throughput can be read as a fraction
 ``bentoml serve load_tests.control_service:Control``
 """
 
+from pathlib import Path
+
 import bentoml
+import yaml
 
 from tabserve.datasets import PENGUINS
 from tabserve.schema import input_model, prediction_model
@@ -21,7 +24,24 @@ ANSWER = PenguinPrediction(
 )
 
 
-@bentoml.service(name="control")
+SERVICE_NAME = "control"
+
+
+def control_config(service_config: Path, directory: Path) -> Path:
+    """``service_config`` with the real service's runtime settings applied to the control too.
+
+    BentoML reads per-service settings (workers, threads, traffic, tracing) under the service's
+    name, so without this the control would run on BentoML's defaults: not like for like.
+    """
+    config = yaml.safe_load(service_config.read_text())
+    services = config["services"]
+    services[SERVICE_NAME] = services["penguin_classifier"]
+    path = directory / "control-configuration.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@bentoml.service(name=SERVICE_NAME)
 class Control:
     def __init__(self) -> None:
         # The same runtime tuning as the real service, so the comparison is like for like.
