@@ -78,6 +78,8 @@ def json_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Answer known errors raised by an API method as JSON with their status code.
 
     The method must take BentoML's context as ``ctx``: BentoML copies its status onto the response.
+    The wrapper carries the method's signature ready-made: BentoML calls ``inspect.signature`` on
+    every request, which otherwise unwraps and rebuilds it (~4% of a worker's CPU under load).
     """
 
     def respond(exc: Exception, ctx: Any) -> JSONResponse:
@@ -101,6 +103,7 @@ def json_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             except Exception as exc:
                 return respond(exc, ctx)
 
+        async_wrapper.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
         return async_wrapper
 
     @functools.wraps(func)
@@ -110,4 +113,5 @@ def json_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:
             return respond(exc, ctx)
 
+    wrapper.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
     return wrapper

@@ -20,13 +20,23 @@ Selector = Callable[[Scope, int], bool]
 
 
 class RewriteJson:
-    """Let ``rewrite`` replace the JSON body of the responses ``select(scope, status)`` picks."""
+    """Let ``rewrite`` replace the JSON body of the responses ``select(scope, status)`` picks.
 
-    def __init__(self, app: ASGIApp, *, select: Selector, rewrite: Callable[[Any], Any]):
-        self.app, self.select, self.rewrite = app, select, rewrite
+    With ``paths``, responses to other paths pass straight through, without the cost of watching them.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        select: Selector,
+        rewrite: Callable[[Any], Any],
+        paths: frozenset[str] | None = None,
+    ):
+        self.app, self.select, self.rewrite, self.paths = app, select, rewrite, paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (self.paths is not None and scope["path"] not in self.paths):
             await self.app(scope, receive, send)
             return
         held: Message | None = None

@@ -9,6 +9,7 @@ import pytest
 
 from load_tests.server import Server
 from tabserve.datasets import PENGUINS
+from tabserve.schema import prediction_model
 from tests.conftest import run_train
 
 EXAMPLE = {
@@ -49,6 +50,8 @@ def test_predict_answers_the_documented_example(client):
     assert body["species"] == "Adelie"
     assert response.headers["X-Model-Tag"] == body["model"]
     assert body["model"] == client.get("/models").json()["active"]
+    # Encoded without BentoML's output validation: it must still be exactly the documented model.
+    assert prediction_model(PENGUINS).model_validate(body).model_dump() == body
 
 
 @pytest.mark.parametrize(
