@@ -78,7 +78,7 @@ class OnnxEngine:
         self.spec = spec
         self.session = self._session(model, threads=1, arena=True)
         cores = len(os.sched_getaffinity(0))
-        self.wide_session = self._session(model, threads=cores, arena=False)
+        self.wide_session = self._session(model, threads=cores, arena=False) if cores > 1 else self.session
 
     @staticmethod
     def _session(model: bytes, threads: int, arena: bool) -> ort.InferenceSession:
