@@ -35,16 +35,36 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_for(
+    condition: Callable[[], bool],
+    timeout: float = 90,
+    interval: float = 0.2,
+    given_up: Callable[[], bool] = lambda: False,
+) -> bool:
+    """Whether ``condition()`` held within ``timeout`` seconds (polled every ``interval``).
+
+    False as soon as ``given_up()`` (a process that exited will never become ready).
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not given_up():
+        if condition():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def answers_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def wait_until_ok(url: str, timeout: float, given_up: Callable[[], bool] = lambda: False) -> float | None:
     """Seconds until GET ``url`` answers 200, or None after ``timeout`` or once ``given_up()``."""
     started = time.monotonic()
-    while time.monotonic() - started < timeout and not given_up():
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return time.monotonic() - started
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
+    if wait_for(lambda: answers_ok(url), timeout, interval=0.05, given_up=given_up):
+        return time.monotonic() - started
     return None
 
 

@@ -9,8 +9,7 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -30,16 +29,6 @@ from tabserve.registry import ModelRecord, list_records  # noqa: E402
 ADMIN_TOKEN = "test-admin-token-4f9c2b7e"
 os.environ[ADMIN_TOKEN_ENV] = ADMIN_TOKEN
 ADMIN = admin_headers(ADMIN_TOKEN)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 90) -> bool:
-    """Whether ``condition()`` held within ``timeout`` seconds (polled five times a second)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def service_config(directory: Path, name: str, **settings: object) -> Path:

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from load_tests.server import ROOT, free_port, wait_until_ok
-from tests.conftest import ADMIN, ADMIN_TOKEN, wait_for
+from load_tests.server import ROOT, free_port, wait_for, wait_until_ok
+from tests.conftest import ADMIN, ADMIN_TOKEN
 from tests.test_service import CSV_HEADER, EXAMPLE, GENTOO
 
 

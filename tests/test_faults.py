@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from load_tests.data import csv_body
-from load_tests.server import Server
-from tests.conftest import service_config, wait_for
+from load_tests.server import Server, wait_for
+from tests.conftest import service_config
 from tests.test_service import EXAMPLE
 
 #: ~7 MB: long enough (seconds) to still be running when the test acts, under the 16 MiB limit.
