@@ -340,7 +340,7 @@ def main(
             control_server = Server(
                 {},
                 out / "server-control.log",
-                config=control_config(ROOT / "configuration.yaml", out),
+                config=control_config(out),
                 target="load_tests.control_service:Control",
             )
             servers.append(control_server.start())

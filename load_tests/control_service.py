@@ -6,10 +6,12 @@ path on this machine, so the real service's throughput can be read as a fraction
 """
 
 from pathlib import Path
+from typing import Any
 
 import bentoml
-import yaml
 
+from load_tests.server import SERVICE_NAME as REAL_SERVICE_NAME
+from load_tests.server import derived_config
 from tabserve.datasets import PENGUINS
 from tabserve.schema import input_model, prediction_model
 
@@ -27,18 +29,17 @@ ANSWER = PenguinPrediction(
 SERVICE_NAME = "control"
 
 
-def control_config(service_config: Path, directory: Path) -> Path:
-    """``service_config`` with the real service's runtime settings applied to the control too.
+def control_config(directory: Path) -> Path:
+    """configuration.yaml with the real service's runtime settings applied to the control too.
 
     BentoML reads per-service settings (workers, threads, traffic, tracing) under the service's
     name, so without this the control would run on BentoML's defaults: not like for like.
     """
-    config = yaml.safe_load(service_config.read_text())
-    services = config["services"]
-    services[SERVICE_NAME] = services["penguin_classifier"]
-    path = directory / "control-configuration.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+
+    def share(services: dict[str, Any]) -> None:
+        services[SERVICE_NAME] = services[REAL_SERVICE_NAME]
+
+    return derived_config(directory / "control-configuration.yaml", share)
 
 
 @bentoml.service(name=SERVICE_NAME)

@@ -11,13 +11,18 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
+import yaml
 
 from tabserve.workers import worker_processes
 
 ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "configuration.yaml"
+#: The service's name in BentoML (and so in ``configuration.yaml``).
+SERVICE_NAME = "penguin_classifier"
 BENTOML = Path(sys.executable).with_name("bentoml")
 #: The service reads its admin token (for /select_model) from this variable.
 ADMIN_TOKEN_ENV = "PENGUIN_ADMIN_TOKEN"
@@ -27,6 +32,14 @@ def admin_headers(token: str | None = None) -> dict[str, str]:
     """The Authorization header for admin routes: ``token``, else ``$PENGUIN_ADMIN_TOKEN``."""
     token = token or os.environ.get(ADMIN_TOKEN_ENV, "")
     return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def derived_config(path: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """``configuration.yaml`` with ``edit`` applied to its ``services`` settings, written to ``path``."""
+    config = yaml.safe_load(CONFIG.read_text())
+    edit(config["services"])
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 def free_port() -> int:
@@ -79,7 +92,7 @@ class Server:
         self,
         env: dict[str, str],
         log_path: Path,
-        config: Path = ROOT / "configuration.yaml",
+        config: Path = CONFIG,
         target: str = "service:Svc",
     ):
         self.port = free_port()

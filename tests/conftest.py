@@ -11,17 +11,17 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 HOME = Path(tempfile.mkdtemp(prefix="tabserve-tests-"))
 os.environ["BENTOML_HOME"] = str(HOME / "bentoml")
 os.environ["BENTOML_DO_NOT_TRACK"] = "true"
 os.environ["TABSERVE_STATE_DIR"] = str(HOME / "state")
 
-from load_tests.server import ADMIN_TOKEN_ENV, ROOT, Server, admin_headers  # noqa: E402
+from load_tests.server import ADMIN_TOKEN_ENV, ROOT, SERVICE_NAME, Server, admin_headers, derived_config  # noqa: E402
 from tabserve.datasets import PENGUINS  # noqa: E402
 from tabserve.registry import ModelRecord, list_records  # noqa: E402
 
@@ -33,16 +33,16 @@ ADMIN = admin_headers(ADMIN_TOKEN)
 
 def service_config(directory: Path, name: str, **settings: object) -> Path:
     """A copy of configuration.yaml with ``services.penguin_classifier`` settings replaced."""
-    config = yaml.safe_load((ROOT / "configuration.yaml").read_text())
-    service = config["services"]["penguin_classifier"]
-    for key, value in settings.items():
-        if isinstance(value, dict):
-            service.setdefault(key, {}).update(value)
-        else:
-            service[key] = value
-    path = directory / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+
+    def replace(services: dict[str, Any]) -> None:
+        service = services[SERVICE_NAME]
+        for key, value in settings.items():
+            if isinstance(value, dict):
+                service.setdefault(key, {}).update(value)
+            else:
+                service[key] = value
+
+    return derived_config(directory / f"{name}.yaml", replace)
 
 
 def run_train(*args: str) -> subprocess.CompletedProcess[str]:
