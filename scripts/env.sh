@@ -1,24 +1,24 @@
 # Sourced by the other scripts: find or install uv, then install the locked environment.
-# Needs only Python 3.11 and network access to PyPI.
+# Needs only Python 3.11 (with pip) and network access to PyPI.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 UV_VERSION=0.13.9
-if command -v uv >/dev/null 2>&1; then
-    UV=(uv)
-elif python3 -m uv --version >/dev/null 2>&1; then
-    UV=(python3 -m uv)
-else
-    echo "Installing uv ${UV_VERSION} (the project's package manager) for this user..."
-    python3 -m pip install --quiet --user "uv==${UV_VERSION}" 2>/dev/null \
-        || python3 -m pip install --quiet --user --break-system-packages "uv==${UV_VERSION}"
-    UV=(python3 -m uv)
+#: Where uv goes when the machine has none: inside the checkout, so nothing lands in $HOME and the
+#: binary stays reachable after .venv is activated (.venv's python3 cannot run `-m uv`).
+UV_TOOLS="$PWD/.tools"
+if ! command -v uv >/dev/null 2>&1; then
+    if [[ ! -x "$UV_TOOLS/bin/uv" ]]; then
+        echo "Installing uv ${UV_VERSION} (the project's package manager) into .tools/ ..."
+        python3 -m pip install --quiet --disable-pip-version-check --target "$UV_TOOLS" "uv==${UV_VERSION}"
+    fi
+    export PATH="$UV_TOOLS/bin:$PATH"
 fi
-
-export UV_COMMAND="${UV[*]}"  # for tests that call uv
+UV_COMMAND="$(command -v uv)"
+export UV_COMMAND  # for tests that call uv
 
 # Exactly the versions in uv.lock.
-"${UV[@]}" sync --locked --quiet
+uv sync --locked --quiet
 # shellcheck disable=SC1091
 source .venv/bin/activate
 
