@@ -31,6 +31,17 @@ os.environ[ADMIN_TOKEN_ENV] = ADMIN_TOKEN
 ADMIN = admin_headers(ADMIN_TOKEN)
 
 
+#: Fixtures that start a real server: every test that uses one (even indirectly) is marked slow.
+SERVER_FIXTURES = frozenset({"server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests that need a running server ``slow``; modules that start their own say so themselves."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def service_config(directory: Path, name: str, **settings: object) -> Path:
     """A copy of configuration.yaml with ``services.penguin_classifier`` settings replaced."""
 

@@ -30,10 +30,13 @@ def docker_available() -> bool:
         return False
 
 
-pytestmark = pytest.mark.skipif(
-    not docker_available() and os.environ.get("TABSERVE_REQUIRE_DOCKER") != "1",
-    reason="no Docker engine (docker/start-engine.sh starts one on Debian)",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not docker_available() and os.environ.get("TABSERVE_REQUIRE_DOCKER") != "1",
+        reason="no Docker engine (docker/start-engine.sh starts one on Debian)",
+    ),
+]
 
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

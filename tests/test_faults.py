@@ -18,6 +18,8 @@ from load_tests.server import Server, wait_for
 from tests.conftest import service_config
 from tests.test_service import EXAMPLE
 
+pytestmark = pytest.mark.slow
+
 #: ~7 MB: long enough (seconds) to still be running when the test acts, under the 16 MiB limit.
 SLOW_CSV = csv_body(200_000, random.Random(3))
 

@@ -17,6 +17,8 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from load_tests.server import Server
 from tests.conftest import ADMIN
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("TABSERVE_FUZZ_EXAMPLES", "40"))
 
 

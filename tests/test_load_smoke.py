@@ -4,8 +4,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from load_tests.bench import markdown
 from load_tests.server import ROOT
+
+pytestmark = pytest.mark.slow
 
 
 def test_every_load_scenario_runs_without_a_failed_request(server, tmp_path):

@@ -8,7 +8,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from load_tests.server import ROOT
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_minute_at_half_capacity_fails_nothing_and_does_not_grow(trained, tmp_path):

@@ -12,6 +12,8 @@ import pytest
 from load_tests.server import Server
 from tests.conftest import ADMIN, service_config
 
+pytestmark = pytest.mark.slow
+
 EXAMPLE = {"island": "Biscoe", "bill_length_mm": 39.1, "bill_depth_mm": 18.7, "sex": "male"}
 
 
