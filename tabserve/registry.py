@@ -152,9 +152,12 @@ def latest(records: list[ModelRecord]) -> ModelRecord:
 
 
 def resolve(selector: str, records: list[ModelRecord]) -> ModelRecord:
-    """Find the model a user means by a full tag, a tag with a version prefix, a name or an algorithm.
+    """Find the model a user means by a full tag, a tag with a version prefix, a name, an algorithm
+    or a bare version prefix.
 
-    A name means its latest version and an algorithm id the latest model trained with it.
+    A name means its latest version and an algorithm id the latest model trained with it. A bare
+    version prefix (what users copy from ``bentoml models list``) is tried only when nothing is
+    named so exactly, and must match one version.
     """
     selector = selector.strip()
     for record in records:
@@ -172,6 +175,8 @@ def resolve(selector: str, records: list[ModelRecord]) -> ModelRecord:
             if matching:
                 best = latest(matching)
                 candidates[best.tag] = best
+        if not candidates:
+            candidates = {r.tag: r for r in records if r.version.startswith(selector)}
     if not candidates:
         choices = sorted(
             {r.tag for r in records} | {r.name for r in records} | {r.algorithm for r in records}

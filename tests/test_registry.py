@@ -50,6 +50,8 @@ RECORDS = [
         ("svm", "penguins_svm:aab222"),  # algorithm: latest model
         ("knn", "penguins_knn:ccc333"),
         ("penguins_svm:aab", "penguins_svm:aab222"),  # unique version prefix
+        ("aab", "penguins_svm:aab222"),  # bare unique version prefix
+        ("ccc333", "penguins_knn:ccc333"),  # bare version
         (" knn ", "penguins_knn:ccc333"),
     ],
 )
@@ -66,6 +68,12 @@ def test_unknown_selector_lists_the_choices():
 def test_ambiguous_selector_lists_the_candidates():
     with pytest.raises(AmbiguousSelector) as caught:
         resolve("penguins_svm:aa", RECORDS)
+    assert caught.value.candidates == ["penguins_svm:aaa111", "penguins_svm:aab222"]
+
+
+def test_an_ambiguous_bare_version_prefix_lists_the_candidates():
+    with pytest.raises(AmbiguousSelector) as caught:
+        resolve("aa", RECORDS)
     assert caught.value.candidates == ["penguins_svm:aaa111", "penguins_svm:aab222"]
 
 
