@@ -161,24 +161,25 @@ def validated_columns(spec: DatasetSpec, table: CsvTable) -> Columns:
     return {name: columns[name] for name in spec.input_columns}
 
 
-def predictions_csv(spec: DatasetSpec, table: CsvTable, probabilities: np.ndarray) -> str:
-    """The input rows as sent, with the predicted class, its confidence and every probability."""
+def predictions_csv(
+    spec: DatasetSpec, classes: tuple[str, ...], table: CsvTable, probabilities: np.ndarray
+) -> str:
+    """The input rows as sent, with the predicted class, its confidence and every probability
+    (``probabilities`` has one column per class, in the order of ``classes``)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        [*table.header, spec.target, "confidence", *(f"probability_{name}" for name in spec.classes)]
-    )
+    writer.writerow([*table.header, spec.target, "confidence", *(f"probability_{name}" for name in classes)])
     best = probabilities.argmax(axis=1).tolist()
     scores = probabilities.tolist()
-    if table.plain and all(_plain(name) for name in spec.classes):
+    if table.plain and all(_plain(name) for name in classes):
         # Nothing needs quoting: join the cells as they came (twice as fast as csv.writer).
         out.writelines(
-            f"{','.join(row)},{spec.classes[index]},{row_scores[index]!r},{','.join(map(repr, row_scores))}\n"
+            f"{','.join(row)},{classes[index]},{row_scores[index]!r},{','.join(map(repr, row_scores))}\n"
             for row, index, row_scores in zip(table.rows, best, scores, strict=True)
         )
     else:
         writer.writerows(
-            [*row, spec.classes[index], row_scores[index], *row_scores]
+            [*row, classes[index], row_scores[index], *row_scores]
             for row, index, row_scores in zip(table.rows, best, scores, strict=True)
         )
     return out.getvalue()

@@ -51,7 +51,8 @@ def save_trained(
     metadata: dict[str, Any] = {
         "metrics": trained.metrics,
         "hyperparameters": trained.hyperparameters,
-        "classes": list(spec.classes),
+        # The Pipeline's own order (scikit-learn sorts them): its probability columns follow it.
+        "classes": [str(name) for name in trained.pipeline.classes_],
         "input_schema": spec.feature_schema(),
         "training": {
             "seed": seed,

@@ -46,6 +46,11 @@ class LoadedModel:
     def tag(self) -> str:
         return self.record.tag
 
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The classes in the order of the model's probability columns."""
+        return tuple(self.record.metadata["classes"])
+
 
 class ModelServer:
     """Loads all of a dataset's models from the store and predicts with the active one.
@@ -78,8 +83,8 @@ class ModelServer:
 
     def _load(self, record: ModelRecord) -> None:
         try:
-            classes = tuple(record.metadata.get("classes", ()))
-            if classes != self.spec.classes:
+            classes = record.metadata.get("classes", ())
+            if sorted(classes) != sorted(self.spec.classes):
                 raise ValueError(f"its classes {list(classes)} differ from {list(self.spec.classes)}")
             engine = load_engine(self.spec, record)
         except Exception as exc:  # a broken model must not take the others down
@@ -151,17 +156,17 @@ class ModelServer:
     def predict_rows(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
         """Predict validated row objects (one batch, one model) into response objects."""
         model, probabilities = self.predict_proba(columns_from_rows(self.spec, rows))
-        return self.format_predictions(model.tag, probabilities)
+        return self.format_predictions(model, probabilities)
 
     def predict_csv(self, data: bytes) -> tuple[str, str]:
         """A CSV upload with predictions appended, and the tag of the model that made them."""
         table = read_csv(self.spec, data)
         model, probabilities = self.predict_proba(validated_columns(self.spec, table))
-        return model.tag, predictions_csv(self.spec, table, probabilities)
+        return model.tag, predictions_csv(self.spec, model.classes, table, probabilities)
 
-    def format_predictions(self, tag: str, probabilities: np.ndarray) -> list[dict[str, Any]]:
+    def format_predictions(self, model: LoadedModel, probabilities: np.ndarray) -> list[dict[str, Any]]:
         """One response object per row: class, confidence, every class probability, model tag."""
-        classes = self.spec.classes
+        classes, tag = model.classes, model.tag
         target = self.spec.target
         best = probabilities.argmax(axis=1).tolist()
         return [

@@ -12,8 +12,8 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from .algorithms import ALGORITHMS, parse_algorithm_ids
-from .datasets import DATASETS
-from .training import TrainedModel, split_dataset, train_algorithm
+from .datasets import DATASETS, DatasetSpec
+from .training import TrainedModel, roc_auc, split_dataset, train_algorithm
 
 # Piped output (CI logs, files) gets room for full model tags instead of rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -27,8 +27,23 @@ def _algorithm_list(value: str | None) -> list[str]:
         raise typer.BadParameter(str(exc)) from exc
 
 
+def _dataset_list(value: str | None) -> list[DatasetSpec]:
+    """Comma-separated dataset names to specs; ``None`` or empty means every declared dataset."""
+    names = [part.strip() for part in (value or "").split(",") if part.strip()] or list(DATASETS)
+    unknown = [name for name in names if name not in DATASETS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(DATASETS)}"
+        )
+    return [DATASETS[name] for name in dict.fromkeys(names)]
+
+
 @app.command()
 def train(
+    dataset: Annotated[
+        str | None,
+        typer.Option(help=f"Comma-separated datasets (default: all): {', '.join(DATASETS)}"),
+    ] = None,
     algorithms: Annotated[
         str | None,
         typer.Option(help=f"Comma-separated algorithm ids (default: all): {', '.join(ALGORITHMS)}"),
@@ -37,15 +52,22 @@ def train(
     cv_folds: Annotated[int, typer.Option(min=2, max=20, help="Stratified CV folds")] = 5,
     quick: Annotated[bool, typer.Option(help="Tiny grids: the whole run in seconds (tests, CI)")] = False,
     dry_run: Annotated[bool, typer.Option(help="Train and report, save nothing")] = False,
-    dataset: Annotated[str, typer.Option(help=f"One of: {', '.join(DATASETS)}")] = "penguins",
 ) -> None:
     """Tune classifiers with cross-validated grid search and save each to the BentoML model store."""
-    if dataset not in DATASETS:
-        raise typer.BadParameter(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    specs = _dataset_list(dataset)
     ids = _algorithm_list(algorithms)
-    spec = DATASETS[dataset]
     # Imported late: importing bentoml is slow, and --help should not pay for it.
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+    for spec in specs:
+        _train_dataset(spec, ids, seed=seed, cv_folds=cv_folds, quick=quick, dry_run=dry_run)
+    if not dry_run:
+        console.print("See every version with [bold]bentoml models list[/].")
+
+
+def _train_dataset(
+    spec: DatasetSpec, ids: list[str], *, seed: int, cv_folds: int, quick: bool, dry_run: bool
+) -> None:
+    """Train, save and report every algorithm in ``ids`` on one dataset."""
     from .registry import ModelRecord, default_record, list_records
     from .saving import save_trained
 
@@ -101,7 +123,7 @@ def train(
             record.tag if record else trained.algorithm,
             f"{m['accuracy']:.4f}",
             f"{m['f1_macro']:.4f}",
-            f"{m['roc_auc_ovr']:.4f}",
+            f"{roc_auc(m):.4f}",
             f"{trained.training_seconds:.1f}s",
             record.metadata["serving"]["engine"] if record else "",
         )
@@ -114,4 +136,3 @@ def train(
             f"Default model (served unless one is chosen with /select_model): [bold]{default.tag}[/]"
             f" ({default.algorithm}, best held-out macro F1 among each algorithm's latest version)"
         )
-    console.print("See every version with [bold]bentoml models list[/].")

@@ -58,18 +58,30 @@ class TrainedModel:
     training_seconds: float
 
 
-def evaluate(
-    pipeline: Pipeline, classes: tuple[str, ...], X: pd.DataFrame, y: np.ndarray
-) -> dict[str, float]:
-    """Held-out metrics; probabilities are aligned to ``classes`` (the dataset's canonical order)."""
+def evaluate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray) -> dict[str, float]:
+    """Held-out metrics, for two classes or more.
+
+    ROC-AUC is ``roc_auc`` for two classes (the second class's probability as the score, as
+    scikit-learn orders them) and the one-vs-rest macro average ``roc_auc_ovr`` for more.
+    """
+    classes = list(pipeline.classes_)
     probabilities = pipeline.predict_proba(X)
     predicted = np.asarray(classes)[probabilities.argmax(axis=1)]
-    return {
+    metrics = {
         "accuracy": float(accuracy_score(y, predicted)),
-        "f1_macro": float(f1_score(y, predicted, average="macro", labels=list(classes))),
-        "roc_auc_ovr": float(roc_auc_score(y, probabilities, multi_class="ovr", labels=list(classes))),
-        "log_loss": float(log_loss(y, probabilities, labels=list(classes))),
+        "f1_macro": float(f1_score(y, predicted, average="macro", labels=classes)),
     }
+    if len(classes) == 2:
+        metrics["roc_auc"] = float(roc_auc_score(y == classes[1], probabilities[:, 1]))
+    else:
+        metrics["roc_auc_ovr"] = float(roc_auc_score(y, probabilities, multi_class="ovr", labels=classes))
+    metrics["log_loss"] = float(log_loss(y, probabilities, labels=classes))
+    return metrics
+
+
+def roc_auc(metrics: dict[str, float]) -> float:
+    """The ROC-AUC of a model's metrics, whichever kind its number of classes gave it."""
+    return metrics.get("roc_auc", metrics.get("roc_auc_ovr", float("nan")))
 
 
 def train_algorithm(
@@ -96,12 +108,12 @@ def train_algorithm(
     elapsed = time.perf_counter() - started
 
     pipeline: Pipeline = search.best_estimator_
-    if tuple(pipeline.classes_) != spec.classes:
+    if set(pipeline.classes_) != set(spec.classes):
         raise RuntimeError(
             f"training produced classes {list(pipeline.classes_)}, expected {list(spec.classes)}"
         )
     best = search.best_index_
-    metrics = evaluate(pipeline, spec.classes, split.X_test, split.y_test)
+    metrics = evaluate(pipeline, split.X_test, split.y_test)
     metrics["cv_f1_macro_mean"] = float(search.cv_results_["mean_test_score"][best])
     metrics["cv_f1_macro_std"] = float(search.cv_results_["std_test_score"][best])
     # Non-scalar values (None, estimators) are kept as their repr: the store takes only scalars.

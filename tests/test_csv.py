@@ -68,7 +68,7 @@ def test_unusable_files_are_refused_with_a_reason(data, expected):
 
 def test_predictions_are_appended_to_the_rows_as_sent():
     raw = read_csv(PENGUINS, (HEADER + "Biscoe,39.1,18.7,181,3750,male\n").encode())
-    out = predictions_csv(PENGUINS, raw, np.array([[0.7, 0.2, 0.1]])).splitlines()
+    out = predictions_csv(PENGUINS, PENGUINS.classes, raw, np.array([[0.7, 0.2, 0.1]])).splitlines()
     assert out[0] == HEADER.strip() + (
         ",species,confidence,probability_Adelie,probability_Chinstrap,probability_Gentoo"
     )
@@ -96,5 +96,5 @@ def test_quoted_cells_and_short_rows_come_back_as_sent():
     with pytest.raises(CsvError, match="'fe\"male' is not one of"):
         validated_columns(PENGUINS, table)
     table = read_csv(PENGUINS, (HEADER + '"Biscoe", "39.1",18.7,181\n').encode())
-    out = predictions_csv(PENGUINS, table, np.array([[0.1, 0.2, 0.7]])).splitlines()
+    out = predictions_csv(PENGUINS, PENGUINS.classes, table, np.array([[0.1, 0.2, 0.7]])).splitlines()
     assert out[1] == "Biscoe,39.1,18.7,181,,,Gentoo,0.7,0.1,0.2,0.7"

@@ -22,8 +22,11 @@ def load_penguins() -> pd.DataFrame:
 PENGUINS = DatasetSpec(
     name="penguins",
     title="Palmer Penguins species",
+    description="Predicts the species of a Palmer penguin (Adelie, Chinstrap or Gentoo) from its island, "
+    "bill, flipper, body mass and sex.",
     target="species",
     classes=("Adelie", "Chinstrap", "Gentoo"),
+    load=load_penguins,
     numeric=(
         # Bounds reject the impossible (zero, negative, absurdly large), not the merely unusual.
         NumericFeature("bill_length_mm", "Culmen length in millimetres", 1.0, 200.0, 39.1),
@@ -48,7 +51,6 @@ PENGUINS = DatasetSpec(
         RatioFeature("body_mass_kg", "body_mass_g", None, 0.001),
         RatioFeature("mass_flipper_ratio", "body_mass_g", "flipper_length_mm"),
     ),
-    load=load_penguins,
     row_noun="penguin",
     rows_noun="penguins",
 )

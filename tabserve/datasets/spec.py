@@ -23,6 +23,8 @@ class NumericFeature:
     minimum: float
     maximum: float
     example: float
+    #: Other column names a CSV upload may use for it (e.g. the original data's spelling).
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class CategoricalFeature:
     values: tuple[str, ...]
     example: str
     required: bool = False
+    #: Other column names a CSV upload may use for it.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,20 +63,44 @@ class RatioFeature:
 class DatasetSpec:
     """One dataset: how to load it and what its rows look like."""
 
+    #: Identifier: the store's ``dataset`` label, the prefix of model names and of the routes.
     name: str
     title: str
+    #: What the classifier predicts from what, for the service's documentation.
+    description: str
+    #: The predicted field in responses and the label column in training data.
     target: str
     classes: tuple[str, ...]
-    numeric: tuple[NumericFeature, ...]
-    categorical: tuple[CategoricalFeature, ...]
-    derived: tuple[RatioFeature, ...]
     load: Callable[[], pd.DataFrame] = field(repr=False, compare=False)
+    numeric: tuple[NumericFeature, ...] = ()
+    categorical: tuple[CategoricalFeature, ...] = ()
+    derived: tuple[RatioFeature, ...] = ()
+    #: What one input row is (names the schema: ``Penguin``, ``PenguinPrediction``).
     row_noun: str = "row"
+    #: The key of the row list in a batch request: ``{"rows": [...]}``.
     rows_noun: str = "rows"
 
     @property
     def input_columns(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.numeric) + tuple(f.name for f in self.categorical)
+
+    @property
+    def schema_name(self) -> str:
+        """Prefix of this dataset's schema names; the dataset's own name when rows are just "rows"."""
+        noun = self.name if self.row_noun == "row" else self.row_noun
+        return "".join(part.capitalize() for part in noun.split("_"))
+
+    @property
+    def accepts_vectors(self) -> bool:
+        """Whether rows may also come as bare number lists in column order (all features numeric)."""
+        return not self.categorical
+
+    @property
+    def column_names(self) -> dict[str, str]:
+        """Every name a CSV column may have, mapped to the input column it is."""
+        names = {f.name: f.name for f in (*self.numeric, *self.categorical)}
+        names.update({alias: f.name for f in (*self.numeric, *self.categorical) for alias in f.aliases})
+        return names
 
     @property
     def fields_in_display_order(self) -> tuple[NumericFeature | CategoricalFeature, ...]:
