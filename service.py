@@ -14,20 +14,7 @@ from pydantic_core import to_json
 from starlette.responses import Response
 
 from tabserve import __version__
-from tabserve.api_errors import json_errors
-from tabserve.datasets import PENGUINS
-from tabserve.guards import (
-    LimitBodySize,
-    RequireAdminToken,
-    RequireContentType,
-    ValidateMultipart,
-)
-from tabserve.image import service_image
-from tabserve.memory import after_large_request
-from tabserve.middleware import RewriteJson, configure_logging, is_validation_error, readable_validation_error
-from tabserve.openapi import DOCS_PATH, ServiceDocs, is_docs_request
-from tabserve.read_routes import ReadRoute, read_only_app
-from tabserve.schema import (
+from tabserve.codecs.schema import (
     ModelInfo,
     ModelList,
     batch_prediction_model,
@@ -35,7 +22,25 @@ from tabserve.schema import (
     input_model,
     prediction_model,
 )
-from tabserve.state import ActiveModelFile, default_state_dir
+from tabserve.datasets import PENGUINS
+from tabserve.http.api_errors import json_errors
+from tabserve.http.guards import (
+    LimitBodySize,
+    RequireAdminToken,
+    RequireContentType,
+    ValidateMultipart,
+)
+from tabserve.http.middleware import (
+    RewriteJson,
+    configure_logging,
+    is_validation_error,
+    readable_validation_error,
+)
+from tabserve.http.openapi import DOCS_PATH, ServiceDocs, is_docs_request
+from tabserve.http.read_routes import ReadRoute, read_only_app
+from tabserve.image import service_image
+from tabserve.serving.memory import after_large_request
+from tabserve.store.state import ActiveModelFile, default_state_dir
 
 SPEC = PENGUINS
 Penguin = input_model(SPEC)
@@ -91,9 +96,9 @@ class Svc:
         # Imported here, not at the top: `bentoml serve` imports this module in its supervisor
         # process too, which only needs the API definitions; the worker alone loads numpy,
         # ONNX Runtime and the models. This keeps start-up (time to /readyz) short.
-        from tabserve.batching import AdaptiveBatcher
-        from tabserve.serving import ModelServer, tune_garbage_collector
-        from tabserve.workers import WorkerCensus, configured_workers
+        from tabserve.serving.batching import AdaptiveBatcher
+        from tabserve.serving.model_server import ModelServer, tune_garbage_collector
+        from tabserve.serving.workers import WorkerCensus, configured_workers
 
         configure_logging()
         self.models = ModelServer(SPEC, ActiveModelFile(default_state_dir(), SPEC.name))

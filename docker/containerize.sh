@@ -11,8 +11,8 @@ started=$SECONDS
 python - <<'PY'
 import sys
 
-from tabserve.algorithms import ALGORITHMS
-from tabserve.registry import list_records
+from tabserve.training.algorithms import ALGORITHMS
+from tabserve.store.registry import list_records
 
 trained = {r.algorithm for r in list_records("penguins")}
 missing = [a for a in ALGORITHMS if a not in trained]

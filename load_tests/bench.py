@@ -31,7 +31,7 @@ from rich.table import Table
 from load_tests.control_service import control_config
 from load_tests.data import csv_body, sample
 from load_tests.server import ADMIN_TOKEN_ENV, ROOT, Server, admin_headers
-from tabserve.algorithms import ALGORITHMS
+from tabserve.training.algorithms import ALGORITHMS
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 app = typer.Typer(add_completion=False)

@@ -12,8 +12,8 @@ import bentoml
 
 from load_tests.server import SERVICE_NAME as REAL_SERVICE_NAME
 from load_tests.server import derived_config
+from tabserve.codecs.schema import input_model, prediction_model
 from tabserve.datasets import PENGUINS
-from tabserve.schema import input_model, prediction_model
 
 Penguin = input_model(PENGUINS)
 PenguinPrediction = prediction_model(PENGUINS)
@@ -46,7 +46,7 @@ def control_config(directory: Path) -> Path:
 class Control:
     def __init__(self) -> None:
         # The same runtime tuning as the real service, so the comparison is like for like.
-        from tabserve.serving import tune_garbage_collector
+        from tabserve.serving.model_server import tune_garbage_collector
 
         tune_garbage_collector()
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from tabserve.codecs.frames import normalise_frame, rows_from_frame, with_gaps
 from tabserve.datasets import PENGUINS
-from tabserve.frames import normalise_frame, rows_from_frame, with_gaps
 
 
 @cache

@@ -19,8 +19,8 @@ from locust import FastHttpUser, constant, constant_throughput, events, task
 
 from load_tests.data import csv_body, penguins, sample
 from load_tests.server import admin_headers
-from tabserve.algorithms import ALGORITHMS
 from tabserve.datasets import PENGUINS
+from tabserve.training.algorithms import ALGORITHMS
 
 penguins()  # load the dataset before the clock starts, not inside the first request
 

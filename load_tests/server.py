@@ -17,7 +17,7 @@ import httpx
 import psutil
 import yaml
 
-from tabserve.workers import worker_processes
+from tabserve.serving.workers import worker_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configuration.yaml"

@@ -7,7 +7,7 @@ source "$(dirname "$0")/env.sh"
 
 if [[ "${1:-}" == "--retrain" ]] || ! python -c '
 import sys
-from tabserve.registry import list_records
+from tabserve.store.registry import list_records
 sys.exit(0 if list_records("penguins") else 1)' 2>/dev/null; then
     python train.py
 fi

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class ServingError(Exception):
-    """Base of the errors a client can be told about (see ``tabserve.api_errors``)."""
+    """Base of the errors a client can be told about (see ``tabserve.http.api_errors``)."""
 
 
 class ModelNotFound(ServingError, LookupError):

@@ -16,8 +16,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .columns import MISSING_CATEGORY
-from .datasets import DatasetSpec
+from tabserve.codecs.columns import MISSING_CATEGORY
+from tabserve.datasets import DatasetSpec
 
 
 class RatioFeatures(TransformerMixin, BaseEstimator):

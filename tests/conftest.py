@@ -23,7 +23,7 @@ os.environ["TABSERVE_STATE_DIR"] = str(HOME / "state")
 
 from load_tests.server import ADMIN_TOKEN_ENV, ROOT, SERVICE_NAME, Server, admin_headers, derived_config  # noqa: E402
 from tabserve.datasets import PENGUINS  # noqa: E402
-from tabserve.registry import ModelRecord, list_records  # noqa: E402
+from tabserve.store.registry import ModelRecord, list_records  # noqa: E402
 
 #: Every server the tests start inherits this admin token; ``ADMIN`` is the header that sends it.
 ADMIN_TOKEN = "test-admin-token-4f9c2b7e"

@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from tabserve.api_errors import Overloaded
-from tabserve.batching import AdaptiveBatcher, NoCorkOptimizer
+from tabserve.http.api_errors import Overloaded
+from tabserve.serving.batching import AdaptiveBatcher, NoCorkOptimizer
 
 
 def make(inline: bool, calls: list, fail: bool = False) -> AdaptiveBatcher:
@@ -54,7 +54,7 @@ def test_the_learned_wait_stays_zero_so_lone_requests_are_not_held_back():
 
 
 def test_shedding_raises_a_503_error():
-    from tabserve.batching import _shed
+    from tabserve.serving.batching import _shed
 
     with pytest.raises(Overloaded) as caught:
         _shed()

@@ -5,8 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from tabserve.columns import MISSING_CATEGORY
-from tabserve.csv_io import predictions_csv, read_csv, validated_columns
+from tabserve.codecs.columns import MISSING_CATEGORY
+from tabserve.codecs.csv_io import predictions_csv, read_csv, validated_columns
 from tabserve.datasets import PENGUINS
 from tabserve.errors import CsvError
 

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from tabserve.columns import MISSING_CATEGORY, columns_from_rows
+from tabserve.codecs.columns import MISSING_CATEGORY, columns_from_rows
+from tabserve.codecs.frames import frame_from_columns, normalise_frame
+from tabserve.codecs.schema import input_model
 from tabserve.datasets import PENGUINS
 from tabserve.features import RatioFeatures, build_pipeline
-from tabserve.frames import frame_from_columns, normalise_frame
-from tabserve.schema import input_model
 
 Penguin = input_model(PENGUINS)
 

@@ -1,16 +1,16 @@
-"""Memory freed by a large request goes back to the operating system (tabserve.memory)."""
+"""Memory freed by a large request goes back to the operating system (tabserve.serving.memory)."""
 
 import subprocess
 import sys
 
 from starlette.background import BackgroundTask
 
-from tabserve.memory import LARGE_ROWS, after_large_request
+from tabserve.serving.memory import LARGE_ROWS, after_large_request
 
 # Frees ~200 MB of heap blocks below a block still in use, so glibc cannot give them back by itself.
 FREED_BELOW_A_LIVE_BLOCK = """
 import psutil
-from tabserve.memory import release_free_memory
+from tabserve.serving.memory import release_free_memory
 blocks = [bytearray(2000) for _ in range(100_000)]
 pinned = bytearray(2000)
 del blocks

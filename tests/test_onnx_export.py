@@ -8,15 +8,15 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.tree import DecisionTreeClassifier
 
-from tabserve.algorithms import ALGORITHMS
+from tabserve.codecs.frames import columns_from_frame, with_gaps
 from tabserve.datasets import PENGUINS
-from tabserve.engines import WIDE_ROWS, OnnxEngine, SklearnEngine
 from tabserve.features import build_pipeline
-from tabserve.frames import columns_from_frame, with_gaps
-from tabserve.onnx_export import _round_thresholds_down, _trees, parity_gap, to_onnx
-from tabserve.registry import PARITY_TOLERANCE
-from tabserve.saving import onnx_fast_path
-from tabserve.training import TrainedModel, split_dataset, train_algorithm
+from tabserve.serving.engines import WIDE_ROWS, OnnxEngine, SklearnEngine
+from tabserve.store.registry import PARITY_TOLERANCE
+from tabserve.training.algorithms import ALGORITHMS
+from tabserve.training.onnx_export import _round_thresholds_down, _trees, parity_gap, to_onnx
+from tabserve.training.saving import onnx_fast_path
+from tabserve.training.tuning import TrainedModel, split_dataset, train_algorithm
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabserve.algorithms import ALGORITHMS
+from tabserve.codecs.frames import rows_from_frame, with_gaps
 from tabserve.datasets import PENGUINS
-from tabserve.engines import WIDE_ROWS
-from tabserve.frames import rows_from_frame, with_gaps
-from tabserve.registry import PARITY_TOLERANCE, latest, load_pipeline
-from tabserve.training import split_dataset
+from tabserve.serving.engines import WIDE_ROWS
+from tabserve.store.registry import PARITY_TOLERANCE, latest, load_pipeline
+from tabserve.training.algorithms import ALGORITHMS
+from tabserve.training.tuning import split_dataset
 
 SEED = 42  # train.py's default, so these rows were held out from every model under test
 

@@ -9,7 +9,7 @@ import pytest
 
 from tabserve.datasets import PENGUINS
 from tabserve.errors import AmbiguousSelector, IntegrityError, ModelNotFound
-from tabserve.registry import (
+from tabserve.store.registry import (
     MODEL_FILE,
     ONNX_FILE,
     ModelRecord,

@@ -2,6 +2,7 @@
 
 import os
 import shlex
+import shutil
 import subprocess
 
 from load_tests.server import ROOT
@@ -12,7 +13,10 @@ EXPORT += " --no-emit-package onnx --no-emit-package skl2onnx"
 
 
 def test_serving_requirements_match_the_lock_file():
-    uv = shlex.split(os.environ.get("UV_COMMAND", "uv"))
+    # scripts/env.sh names the uv it found or installed (.tools/bin/uv on a machine without one).
+    uv = shlex.split(
+        os.environ.get("UV_COMMAND") or shutil.which("uv") or str(ROOT / ".tools" / "bin" / "uv")
+    )
     exported = subprocess.run([*uv, *EXPORT.split()], cwd=ROOT, capture_output=True, text=True)
     assert exported.returncode == 0, exported.stderr
     committed = (ROOT / "requirements" / "serve.txt").read_text()

@@ -5,8 +5,8 @@ import math
 import pytest
 from pydantic import ValidationError
 
+from tabserve.codecs.schema import MAX_BATCH_ROWS, batch_rows_type, input_model
 from tabserve.datasets import PENGUINS
-from tabserve.schema import MAX_BATCH_ROWS, batch_rows_type, input_model
 
 Penguin = input_model(PENGUINS)
 GOOD = dict(PENGUINS.example)

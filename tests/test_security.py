@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from load_tests.server import Server
-from tabserve.registry import MODEL_FILE, ONNX_FILE, latest
+from tabserve.store.registry import MODEL_FILE, ONNX_FILE, latest
 from tests.conftest import ADMIN, ADMIN_TOKEN
 from tests.test_service import EXAMPLE
 

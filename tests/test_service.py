@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from load_tests.server import Server
+from tabserve.codecs.schema import prediction_model
 from tabserve.datasets import PENGUINS
-from tabserve.schema import prediction_model
 from tests.conftest import run_train
 
 EXAMPLE = {

@@ -2,7 +2,7 @@
 
 import os
 
-from tabserve.state import ActiveModelFile
+from tabserve.store.state import ActiveModelFile
 
 
 def test_nothing_chosen_reads_none(tmp_path):

@@ -3,10 +3,10 @@
 import bentoml
 import pytest
 
-from tabserve.algorithms import ALGORITHMS, parse_algorithm_ids
 from tabserve.datasets import PENGUINS
-from tabserve.registry import MODEL_FILE, ONNX_FILE, list_records, sha256_file
-from tabserve.training import split_dataset, train_algorithm
+from tabserve.store.registry import MODEL_FILE, ONNX_FILE, list_records, sha256_file
+from tabserve.training.algorithms import ALGORITHMS, parse_algorithm_ids
+from tabserve.training.tuning import split_dataset, train_algorithm
 from tests.conftest import run_train
 
 METRICS = {"accuracy", "f1_macro", "roc_auc_ovr", "log_loss", "cv_f1_macro_mean", "cv_f1_macro_std"}

@@ -15,9 +15,9 @@ from functools import cached_property
 
 import numpy as np
 
-from .columns import MISSING_CATEGORY, Columns
-from .datasets import CategoricalFeature, DatasetSpec, NumericFeature
-from .errors import CsvError
+from tabserve.codecs.columns import MISSING_CATEGORY, Columns
+from tabserve.datasets import CategoricalFeature, DatasetSpec, NumericFeature
+from tabserve.errors import CsvError
 
 
 @dataclass

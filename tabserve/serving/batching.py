@@ -22,7 +22,7 @@ from typing import Generic, TypeVar
 import anyio
 from bentoml._internal.marshal.dispatcher import CorkDispatcher, Optimizer
 
-from .api_errors import Overloaded
+from tabserve.http.api_errors import Overloaded
 
 Row = TypeVar("Row")
 Result = TypeVar("Result")

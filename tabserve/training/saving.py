@@ -9,11 +9,10 @@ import bentoml
 import joblib
 import pandas as pd
 
-from .datasets import DatasetSpec
-from .engines import OnnxEngine, SklearnEngine
-from .frames import columns_from_frame, with_gaps
-from .onnx_export import parity_gap, to_onnx
-from .registry import (
+from tabserve.codecs.frames import columns_from_frame, with_gaps
+from tabserve.datasets import DatasetSpec
+from tabserve.serving.engines import OnnxEngine, SklearnEngine
+from tabserve.store.registry import (
     MODEL_FILE,
     MODEL_MODULE,
     ONNX_FILE,
@@ -23,7 +22,8 @@ from .registry import (
     model_name,
     sha256_file,
 )
-from .training import Split, TrainedModel
+from tabserve.training.onnx_export import parity_gap, to_onnx
+from tabserve.training.tuning import Split, TrainedModel
 
 
 def onnx_fast_path(

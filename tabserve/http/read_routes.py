@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .api_errors import as_api_error
-from .errors import ServingError
+from tabserve.errors import ServingError
+from tabserve.http.api_errors import as_api_error
 
 SCHEMA_REF = "#/components/schemas/{model}"
 

@@ -1,6 +1,6 @@
 """Inference engines: the ONNX Runtime fast path, and the scikit-learn Pipeline as the fallback.
 
-Both take the Pipeline's input as columns (see :mod:`tabserve.columns`) and
+Both take the Pipeline's input as columns (see :mod:`tabserve.codecs.columns`) and
 return probabilities with one column per class, in the dataset's class order.
 """
 
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import onnxruntime as ort
 
-from .columns import Columns
-from .datasets import DatasetSpec
+from tabserve.codecs.columns import Columns
+from tabserve.datasets import DatasetSpec
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -54,7 +54,7 @@ class SklearnEngine:
     def __init__(self, spec: DatasetSpec, pipeline: Pipeline):
         # The Pipeline reads DataFrames: import pandas now, as the model loads, never lazily from a
         # request thread (a half-imported pandas breaks BentoML's type checks in other threads).
-        from .frames import frame_from_columns
+        from tabserve.codecs.frames import frame_from_columns
 
         self.spec, self.pipeline = spec, pipeline
         self._frame = frame_from_columns

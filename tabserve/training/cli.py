@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .algorithms import ALGORITHMS, parse_algorithm_ids
-from .datasets import DATASETS, DatasetSpec
-from .training import TrainedModel, roc_auc, split_dataset, train_algorithm
+from tabserve.datasets import DATASETS, DatasetSpec
+from tabserve.training.algorithms import ALGORITHMS, parse_algorithm_ids
+from tabserve.training.tuning import TrainedModel, roc_auc, split_dataset, train_algorithm
 
 # Piped output (CI logs, files) gets room for full model tags instead of rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -68,8 +68,8 @@ def _train_dataset(
     spec: DatasetSpec, ids: list[str], *, seed: int, cv_folds: int, quick: bool, dry_run: bool
 ) -> None:
     """Train, save and report every algorithm in ``ids`` on one dataset."""
-    from .registry import ModelRecord, default_record, list_records
-    from .saving import save_trained
+    from tabserve.store.registry import ModelRecord, default_record, list_records
+    from tabserve.training.saving import save_trained
 
     split = split_dataset(spec, seed)
     console.print(

@@ -1,7 +1,7 @@
 """The Pipeline's input as pandas DataFrames: for training, the scikit-learn fallback and checks.
 
-Serving never needs these otherwise (see :mod:`tabserve.columns` and :mod:`tabserve.csv_io`), so a
-worker whose models all run on ONNX Runtime never imports pandas.
+Serving never needs these otherwise (see :mod:`tabserve.codecs.columns` and
+:mod:`tabserve.codecs.csv_io`), so a worker whose models all run on ONNX Runtime never imports pandas.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .columns import MISSING_CATEGORY, Columns
-from .datasets import DatasetSpec
+from tabserve.codecs.columns import MISSING_CATEGORY, Columns
+from tabserve.datasets import DatasetSpec
 
 
 def normalise_frame(spec: DatasetSpec, frame: pd.DataFrame) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.responses import JSONResponse
 
-from .errors import (
+from tabserve.errors import (
     AmbiguousSelector,
     CsvError,
     IntegrityError,

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .datasets import DatasetSpec
+from tabserve.datasets import DatasetSpec
 
 #: How a missing categorical value is spelled inside the Pipeline. A string (not NaN) keeps the
 #: categorical columns a single dtype, which ONNX converters and the imputer both require.

@@ -2,7 +2,7 @@
 
 A model is servable for dataset *d* when its store labels say ``dataset: d``. Every saved model
 records the sha256 of its files, and loading refuses a file whose hash no longer matches.
-Saving lives in :mod:`tabserve.saving`, so serving never imports the training stack.
+Saving lives in :mod:`tabserve.training.saving`, so serving never imports the training stack.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import bentoml
 
-from .datasets import DatasetSpec
-from .engines import Engine, OnnxEngine, SklearnEngine
-from .errors import AmbiguousSelector, IntegrityError, ModelNotFound
+from tabserve.datasets import DatasetSpec
+from tabserve.errors import AmbiguousSelector, IntegrityError, ModelNotFound
+from tabserve.serving.engines import Engine, OnnxEngine, SklearnEngine
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline

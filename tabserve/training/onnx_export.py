@@ -42,9 +42,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree._tree import Tree
 
-from .datasets import DatasetSpec
-from .engines import PROBABILITIES
-from .features import RatioFeatures
+from tabserve.datasets import DatasetSpec
+from tabserve.features import RatioFeatures
+from tabserve.serving.engines import PROBABILITIES
 
 #: ONNX opsets: 21 for string equality (missing categories), ML opset 3 for tree ensembles.
 TARGET_OPSET = {"": 21, "ai.onnx.ml": 3}

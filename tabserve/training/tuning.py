@@ -13,10 +13,10 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
-from .algorithms import Algorithm
-from .datasets import DatasetSpec
-from .features import build_pipeline
-from .frames import normalise_frame
+from tabserve.codecs.frames import normalise_frame
+from tabserve.datasets import DatasetSpec
+from tabserve.features import build_pipeline
+from tabserve.training.algorithms import Algorithm
 
 TEST_FRACTION = 0.2
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.types import Scope
 
 if TYPE_CHECKING:
-    from .read_routes import ReadRoute
+    from tabserve.http.read_routes import ReadRoute
 
 DOCS_PATH = "/docs.json"
 
@@ -55,7 +55,7 @@ class ServiceDocs:
 
     ``error_statuses`` lists, per route, every error status it can answer (all of its methods),
     each with the ErrorBody schema, so the document tells the truth about error bodies.
-    ``admin_routes`` declare the bearer-token scheme that ``tabserve.guards.RequireAdminToken``
+    ``admin_routes`` declare the bearer-token scheme that ``tabserve.http.guards.RequireAdminToken``
     enforces, named after its environment variable ``admin_token_env``. ``read_routes`` (plain
     Starlette, invisible to BentoML's generator) are added with their response schemas.
     """

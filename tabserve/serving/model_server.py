@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from .columns import Columns, columns_from_rows
-from .csv_io import predictions_csv, read_csv, validated_columns
-from .datasets import DatasetSpec
-from .engines import Engine
-from .errors import ModelRefused, NoModelAvailable
-from .registry import ModelRecord, default_record, list_records, load_engine, resolve
-from .state import ActiveModelFile
+from tabserve.codecs.columns import Columns, columns_from_rows
+from tabserve.codecs.csv_io import predictions_csv, read_csv, validated_columns
+from tabserve.datasets import DatasetSpec
+from tabserve.errors import ModelRefused, NoModelAvailable
+from tabserve.serving.engines import Engine
+from tabserve.store.registry import ModelRecord, default_record, list_records, load_engine, resolve
+from tabserve.store.state import ActiveModelFile
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class ModelServer:
     """Loads all of a dataset's models from the store and predicts with the active one.
 
     The active model is the one named in the shared state file, or, when none was chosen, the
-    store's default (see :func:`tabserve.registry.default_record`).
+    store's default (see :func:`tabserve.store.registry.default_record`).
     """
 
     def __init__(self, spec: DatasetSpec, state: ActiveModelFile):

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from .datasets import CategoricalFeature, DatasetSpec
+from tabserve.datasets import CategoricalFeature, DatasetSpec
 
 #: The most rows one /predict_batch request may carry.
 MAX_BATCH_ROWS = 10_000

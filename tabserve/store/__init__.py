@@ -1,0 +1,1 @@
+"""The BentoML model store as a registry of servable models, and the shared active-model choice."""
