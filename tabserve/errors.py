@@ -23,6 +23,14 @@ class AmbiguousSelector(ServingError, LookupError):
         super().__init__(f"{selector!r} matches {len(candidates)} models")
 
 
+class WrongDataset(ServingError, LookupError):
+    """A selector names a model of another dataset than the one being served."""
+
+    def __init__(self, tag: str, dataset: str, expected: str):
+        self.tag, self.dataset, self.expected = tag, dataset, expected
+        super().__init__(f"{tag} is a {dataset} model, not a {expected} one")
+
+
 class IntegrityError(ServingError, RuntimeError):
     """A model file is missing or its sha256 differs from the one recorded at save time."""
 

@@ -23,6 +23,7 @@ from tabserve.errors import (
     ModelNotFound,
     ModelRefused,
     NoModelAvailable,
+    WrongDataset,
 )
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,12 @@ def as_api_error(exc: Exception) -> ApiError | None:
                 400,
                 f"{exc.selector!r} matches several models; send one of 'choices'",
                 exc.candidates,
+            )
+        case WrongDataset():
+            return ApiError(
+                400,
+                f"{exc.tag} belongs to the dataset {exc.dataset!r}, not {exc.expected!r}; "
+                f"select it at /{exc.dataset}/select_model",
             )
         case ModelRefused() | IntegrityError():
             return ApiError(409, str(exc))

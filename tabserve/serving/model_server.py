@@ -17,7 +17,7 @@ import numpy as np
 from tabserve.codecs.columns import Columns, columns_from_rows
 from tabserve.codecs.csv_io import predictions_csv, read_csv, validated_columns
 from tabserve.datasets import DatasetSpec
-from tabserve.errors import ModelRefused, NoModelAvailable
+from tabserve.errors import AmbiguousSelector, ModelNotFound, ModelRefused, NoModelAvailable, WrongDataset
 from tabserve.serving.engines import Engine
 from tabserve.store.registry import ModelRecord, default_record, list_records, load_engine, resolve
 from tabserve.store.state import ActiveModelFile
@@ -137,16 +137,54 @@ class ModelServer:
                 f"the selected model {chosen} was refused when loading ({self._refused[chosen]}); "
                 "select another with POST /select_model"
             )
-        raise NoModelAvailable(f"no {self.spec.name} model is loaded; train one with `python train.py`")
+        raise NoModelAvailable(
+            f"no {self.spec.name} model is loaded; train some with `python train.py --dataset {self.spec.name}`"
+        )
+
+    @property
+    def has_models(self) -> bool:
+        """Whether the store held any model of this dataset (loadable or refused) when last read."""
+        return bool(self._models or self._refused)
 
     def select(self, selector: str) -> LoadedModel:
-        """Make the model ``selector`` names the active one, for every worker and after restarts."""
-        record = resolve(selector, self.refresh())
+        """Make the model ``selector`` names the active one, for every worker and after restarts.
+
+        A selector that names another dataset's model is refused as such, not as unknown.
+        """
+        try:
+            record = resolve(selector, self.refresh())
+        except ModelNotFound:
+            elsewhere = _resolve_or_none(selector, list_records(None))
+            if elsewhere is not None and elsewhere.dataset != self.spec.name:
+                raise WrongDataset(elsewhere.tag, elsewhere.dataset, self.spec.name) from None
+            raise
         if record.tag in self._refused:
             raise ModelRefused(record.tag, self._refused[record.tag])
         self.state.write(record.tag)
         self._unknown_choice = None
         return self._models[record.tag]
+
+    def listing(self) -> dict[str, Any]:
+        """Every model version, newest first, which one answers and whether each can (``GET /models``)."""
+        records = self.refresh()  # includes models trained since the server started
+        active = self.active()
+        active_tag = active.tag if active else None
+        return {
+            "active": active_tag,
+            "selected": self.state.read(),
+            "models": [
+                {
+                    "tag": r.tag,
+                    "algorithm": r.algorithm,
+                    "metrics": r.metrics,
+                    "created": r.created,
+                    "active": r.tag == active_tag,
+                    "servable": r.tag not in self._refused,
+                    "refused": self._refused.get(r.tag),
+                }
+                for r in records
+            ],
+        }
 
     def predict_proba(self, columns: Columns) -> tuple[LoadedModel, np.ndarray]:
         """Class probabilities (in the dataset's class order) and the model that made them."""
@@ -178,3 +216,10 @@ class ModelServer:
             }
             for index, row in zip(best, probabilities.tolist(), strict=True)
         ]
+
+
+def _resolve_or_none(selector: str, records: list[ModelRecord]) -> ModelRecord | None:
+    try:
+        return resolve(selector, records)
+    except (ModelNotFound, AmbiguousSelector):
+        return None

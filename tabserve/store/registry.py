@@ -101,12 +101,12 @@ class ModelRecord:
         }
 
 
-def list_records(dataset: str) -> list[ModelRecord]:
-    """Every version labelled with ``dataset``, newest first."""
+def list_records(dataset: str | None) -> list[ModelRecord]:
+    """Every version labelled with ``dataset`` (any dataset's for None), newest first."""
     records = [
         ModelRecord.from_model(model)
         for model in bentoml.models.list()
-        if model.info.labels.get("dataset") == dataset
+        if model.info.labels.get("dataset") == dataset or (dataset is None and model.info.labels.get("dataset"))
     ]
     return sorted(records, key=lambda r: r.created, reverse=True)
 
