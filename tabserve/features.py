@@ -10,11 +10,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, OneToOneFeatureMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.validation import validate_data
 
 from tabserve.codecs.columns import MISSING_CATEGORY
 from tabserve.datasets import DatasetSpec
@@ -50,6 +52,24 @@ class RatioFeatures(TransformerMixin, BaseEstimator):
         return np.asarray([*self.columns, *(r[0] for r in self.ratios)], dtype=object)
 
 
+class MissingAsSentinel(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Spell every missing category (``None``, NaN, ``pd.NA``) as :data:`MISSING_CATEGORY`.
+
+    Serving and training already send the sentinel; this step lets the saved Pipeline also take a
+    dataset as pandas gives it (``bentoml.sklearn.load_model(tag).predict_proba(frame)``). Its
+    output is an object array of strings: what the imputer after it expects.
+    """
+
+    def fit(self, X: Any, y: Any = None) -> MissingAsSentinel:
+        validate_data(self, X, skip_check_array=True)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        validate_data(self, X, reset=False, skip_check_array=True)
+        values = np.asarray(X, dtype=object)
+        return np.where(pd.isna(values), MISSING_CATEGORY, values)
+
+
 def build_preprocessor(spec: DatasetSpec) -> ColumnTransformer:
     """Imputation, derived features, scaling and one-hot encoding for ``spec``'s columns."""
     numeric_columns = [f.name for f in spec.numeric]
@@ -63,6 +83,7 @@ def build_preprocessor(spec: DatasetSpec) -> ColumnTransformer:
     )
     categorical = Pipeline(
         [
+            ("mark_missing", MissingAsSentinel()),
             ("impute", SimpleImputer(strategy="most_frequent", missing_values=MISSING_CATEGORY)),
             (
                 "onehot",

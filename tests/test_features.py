@@ -66,3 +66,18 @@ def test_dataset_loads_offline_without_unlabelled_rows():
     assert data["species"].notna().all()
     assert set(data["species"]) == set(PENGUINS.classes)
     assert list(data.columns) == [*PENGUINS.input_columns, "species"]
+
+
+def test_missing_categories_may_be_the_sentinel_none_nan_or_pandas_na():
+    data = PENGUINS.load()
+    X, y = normalise_frame(PENGUINS, data), data["species"].to_numpy()
+    pipeline = build_pipeline(PENGUINS, LogisticRegression(max_iter=2000)).fit(X, y)
+    raw = data.drop(columns="species")  # as pandas gives it: NaN for a missing sex
+    assert raw["sex"].isna().any()
+    spellings = [
+        raw,
+        raw.astype({"sex": object}).where(raw.notna(), None),
+        raw.astype({"sex": "string", "island": "string"}),  # pd.NA
+    ]
+    for frame in spellings:
+        np.testing.assert_array_equal(pipeline.predict_proba(frame), pipeline.predict_proba(X))

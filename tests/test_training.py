@@ -62,6 +62,11 @@ def test_trained_models_carry_labels_metrics_and_provenance(trained):
         assert md["serving"]["onnx_sha256"] == sha256_file(record.path / ONNX_FILE)
 
 
+def test_a_hyperparameter_left_unset_is_null_not_a_string(trained):
+    forest = next(r for r in trained if r.algorithm == "random_forest")  # quick grid: max_depth None
+    assert forest.info()["hyperparameters"] == {"max_depth": None, "n_estimators": 20}
+
+
 def test_saved_models_load_with_bentoml_sklearn(trained):
     pipeline = bentoml.sklearn.load_model(trained[0].tag)
     assert tuple(pipeline.classes_) == PENGUINS.classes

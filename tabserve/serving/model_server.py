@@ -137,9 +137,8 @@ class ModelServer:
                 f"the selected model {chosen} was refused when loading ({self._refused[chosen]}); "
                 "select another with POST /select_model"
             )
-        raise NoModelAvailable(
-            f"no {self.spec.name} model is loaded; train some with `python train.py --dataset {self.spec.name}`"
-        )
+        name = self.spec.name
+        raise NoModelAvailable(f"no {name} model is loaded; train some with `python train.py --dataset {name}`")
 
     @property
     def has_models(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import platform
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,6 +71,12 @@ class ModelRecord:
     def metrics(self) -> dict[str, float]:
         return dict(self.metadata.get("metrics", {}))
 
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """The tuned values, None included: stored as JSON text (older versions: a mapping)."""
+        stored = self.metadata.get("hyperparameters", {})
+        return json.loads(stored) if isinstance(stored, str) else dict(stored)
+
     @classmethod
     def from_model(cls, model: bentoml.Model) -> ModelRecord:
         return cls(
@@ -92,7 +99,7 @@ class ModelRecord:
             "algorithm": self.algorithm,
             "created": self.created,
             "metrics": self.metrics,
-            "hyperparameters": md.get("hyperparameters", {}),
+            "hyperparameters": self.hyperparameters,
             "classes": md.get("classes", []),
             "input_schema": md.get("input_schema", {}),
             "training": md.get("training", {}),
@@ -106,7 +113,7 @@ def list_records(dataset: str | None) -> list[ModelRecord]:
     records = [
         ModelRecord.from_model(model)
         for model in bentoml.models.list()
-        if model.info.labels.get("dataset") == dataset or (dataset is None and model.info.labels.get("dataset"))
+        if (label := model.info.labels.get("dataset")) and dataset in (None, label)
     ]
     return sorted(records, key=lambda r: r.created, reverse=True)
 

@@ -7,6 +7,9 @@ probabilities were seen). So, for the conversion only:
 
 * imputation, derived features and scaling are emitted in float64, operation for operation as
   scikit-learn computes them (bit-identical features);
+* the step that spells a missing category (None, NaN) as the sentinel string is an identity: ONNX
+  string tensors hold only strings, and the engines feed columns built by :mod:`tabserve.codecs.columns`
+  (or :func:`tabserve.codecs.frames.normalise_frame`), where a missing category is the sentinel already;
 * tree models get an explicit cast to float32 (what scikit-learn does before a tree) and their
   thresholds rounded down to the nearest float32, which keeps every comparison's outcome.
 
@@ -29,6 +32,7 @@ from skl2onnx.algebra.onnx_ops import (
     OnnxDiv,
     OnnxEqual,
     OnnxGather,
+    OnnxIdentity,
     OnnxIsNaN,
     OnnxMul,
     OnnxSub,
@@ -43,7 +47,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree._tree import Tree
 
 from tabserve.datasets import DatasetSpec
-from tabserve.features import RatioFeatures
+from tabserve.features import MissingAsSentinel, RatioFeatures
 from tabserve.serving.engines import PROBABILITIES
 
 #: ONNX opsets: 21 for string equality (missing categories), ML opset 3 for tree ensembles.
@@ -92,6 +96,12 @@ def _convert_ratios(scope: Any, operator: Any, container: Any) -> None:
     OnnxConcat(*pieces, axis=1, op_version=opset, output_names=operator.outputs[:1]).add_to(scope, container)
 
 
+def _convert_identity(scope: Any, operator: Any, container: Any) -> None:
+    OnnxIdentity(
+        operator.inputs[0], op_version=container.target_opset, output_names=operator.outputs[:1]
+    ).add_to(scope, container)
+
+
 def _convert_imputer(scope: Any, operator: Any, container: Any) -> None:
     model, X, opset = operator.raw_operator, operator.inputs[0], container.target_opset
     if isinstance(X.type, StringTensorType):
@@ -126,6 +136,7 @@ def _convert_cast(scope: Any, operator: Any, container: Any) -> None:
 
 
 update_registered_converter(RatioFeatures, "TabserveRatioFeatures", _ratio_shape, _convert_ratios)
+update_registered_converter(MissingAsSentinel, "TabserveMissingAsSentinel", _same_shape, _convert_identity)
 update_registered_converter(CastToFloat32, "TabserveCastToFloat32", _cast_shape, _convert_cast)
 update_registered_converter(
     SimpleImputer, "TabserveSimpleImputer", _same_shape, _convert_imputer, overwrite=True

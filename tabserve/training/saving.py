@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,8 @@ def save_trained(
     onnx_model, serving = onnx_fast_path(spec, trained, split)
     metadata: dict[str, Any] = {
         "metrics": trained.metrics,
-        "hyperparameters": trained.hyperparameters,
+        # One JSON text: BentoML's metadata refuses None (max_depth=None), JSON keeps it as null.
+        "hyperparameters": json.dumps(trained.hyperparameters, sort_keys=True),
         # The Pipeline's own order (scikit-learn sorts them): its probability columns follow it.
         "classes": [str(name) for name in trained.pipeline.classes_],
         "input_schema": spec.feature_schema(),

@@ -116,11 +116,7 @@ def train_algorithm(
     metrics = evaluate(pipeline, split.X_test, split.y_test)
     metrics["cv_f1_macro_mean"] = float(search.cv_results_["mean_test_score"][best])
     metrics["cv_f1_macro_std"] = float(search.cv_results_["std_test_score"][best])
-    # Non-scalar values (None, estimators) are kept as their repr: the store takes only scalars.
     hyperparameters = {
-        name.removeprefix("classifier__"): value
-        if isinstance(value, str | int | float | bool)
-        else repr(value)
-        for name, value in search.best_params_.items()
+        name.removeprefix("classifier__"): value for name, value in search.best_params_.items()
     }
     return TrainedModel(algorithm.id, pipeline, metrics, hyperparameters, elapsed)
