@@ -138,7 +138,7 @@ class ModelServer:
                 "select another with POST /select_model"
             )
         name = self.spec.name
-        raise NoModelAvailable(f"no {name} model is loaded; train some with `python train.py --dataset {name}`")
+        raise NoModelAvailable(f"no {name} model is loaded; train with `python train.py --dataset {name}`")
 
     @property
     def has_models(self) -> bool:
