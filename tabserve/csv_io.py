@@ -35,7 +35,7 @@ OUTPUT_PREFIX = "predicted_"
 
 #: How many header names an error message quotes: enough to spot a wrong file or delimiter.
 _SHOWN = 10
-_FIRST_LINE = re.compile(r"[^\r\n]*")
+_HEADER_LINE = re.compile(r"[\r\n]*([^\r\n]*)")  # blank lines before the header are skipped
 _QUOTED = re.compile(r'"[^"]*"')
 
 
@@ -65,8 +65,7 @@ class CsvTable:
     def line_of(self, row: int) -> int:
         """The file line on which data row ``row`` (0-based) ends; only error messages need it."""
         reader = _reader(self.text, self.delimiter)
-        next(reader)
-        seen = -1
+        seen = -2  # the first non-blank row is the header
         for cells in reader:
             seen += bool(cells)
             if seen == row:
@@ -76,16 +75,16 @@ class CsvTable:
 
 def read_csv(spec: DatasetSpec, data: bytes) -> CsvTable:
     """Parse ``data``: a header naming at least one model column, then rows (see :data:`MISSING_TOKENS`)."""
-    if not data.strip():
-        raise CsvError("the CSV file is empty; send a header row and at least one data row")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CsvError(f"the CSV file is not UTF-8 text (byte {exc.start})") from exc
+    if not text.strip():  # after decoding: a byte-order mark alone is empty too
+        raise CsvError("the CSV file is empty; send a header row and at least one data row")
     delimiter = sniff_delimiter(text)
     reader = _reader(text, delimiter, strict=True)
     try:
-        header = [name.strip() for name in next(reader)]
+        header = [name.strip() for name in next(row for row in reader if row)]
         rows = [row for row in reader if row]  # [] is a blank line
     except csv.Error as exc:
         raise CsvError(f"the CSV file could not be parsed at line {reader.line_num}: {exc}") from exc
@@ -108,7 +107,7 @@ def sniff_delimiter(text: str) -> str:
     """The delimiter of the header line: whichever of comma, semicolon and tab occurs most often
     outside quotes, comma on a tie or when none does (a one-column file). The header alone decides,
     because it is the one line every file has and is never a free-text cell."""
-    line = _QUOTED.sub("", _FIRST_LINE.match(text).group())
+    line = _QUOTED.sub("", _HEADER_LINE.match(text).group(1))
     return max(DELIMITERS, key=line.count)  # max keeps the first of equals: comma
 
 

@@ -65,6 +65,7 @@ CATALOGUE = [
     Case("csv unknown island", "/predict_csv", 400, "column 'island'", upload(f"{CSV_HEADER}\nAtlantis,39.1,18.7,181,3750,male\n")),
     Case("csv non-utf-8", "/predict_csv", 400, "not UTF-8", upload(f"{CSV_HEADER}\n".encode() + b"Biscoe,39.1,18.7,181,3750,m\xe4le\n")),
     Case("csv empty", "/predict_csv", 400, "empty", upload(b"")),
+    Case("csv byte-order mark only", "/predict_csv", 400, "empty", upload(b"\xef\xbb\xbf")),
     Case("csv header only", "/predict_csv", 400, "no data rows", upload(f"{CSV_HEADER}\n")),
     Case("csv no model column", "/predict_csv", 400, "none of the model's columns", upload("colour,size\nred,3\n")),
     Case("csv repeated column", "/predict_csv", 400, "named more than once: id", upload(f"id,id,{CSV_HEADER}\n1,2,{ROW}\n")),

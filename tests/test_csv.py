@@ -64,6 +64,7 @@ def test_bad_cells_are_reported_by_row_and_column(body, expected):
     ("data", "expected"),
     [
         (b"", "empty"),
+        (b"\xef\xbb\xbf\r\n", "empty"),  # a byte-order mark alone
         (HEADER.encode(), "no data rows"),
         (b"colour,size\nred,3\n", "names none of the model's columns"),  # island,colour is fine now
         (b"sex\nmale\n", "required column"),
@@ -90,6 +91,7 @@ def test_predictions_are_appended_to_the_rows_as_sent():
         (HEADER + "Biscoe,39.1,18.7,181,3750,male,extra\n", "line 2 has 7 cells but the header names 6"),
         (HEADER + "Biscoe,39.1,18.7,181,3750,male\n\n\nBiscoe,39.1,0,181,3750,male\n", "row 2 (line 5)"),
         ("island,island\nBiscoe,Dream\n", "named more than once: island"),
+        ("\n\r\n" + HEADER + "Biscoe,abc,18.7,181,3750,male\n", "row 1 (line 4)"),  # blank lines first
         (HEADER + 'Biscoe,"39.1,18.7,181,3750,male\n', "could not be parsed"),
     ],
 )
