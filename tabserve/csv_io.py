@@ -13,6 +13,7 @@ import _csv
 import csv
 import io
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -129,7 +130,7 @@ def _check_header(spec: DatasetSpec, header: list[str]) -> None:
             f"the CSV header names none of the model's columns (it has {shown}); "
             f"expected columns are {', '.join(expected)}; other columns are passed through"
         )
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    repeated = sorted(name for name, count in Counter(header).items() if count > 1)  # wide files too
     if repeated:
         raise CsvError(f"column(s) named more than once: {', '.join(repeated)}")
     missing = [f.name for f in spec.categorical if f.required and f.name not in header]
