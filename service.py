@@ -16,6 +16,7 @@ from starlette.responses import Response
 from tabserve import __version__
 from tabserve.api_errors import json_errors
 from tabserve.datasets import PENGUINS
+from tabserve.docs_page import docs_page_app
 from tabserve.guards import (
     LimitBodySize,
     RequireAdminToken,
@@ -63,6 +64,8 @@ CONTENT_TYPES = {
     "/predict_csv": ("multipart/form-data",),
 }
 
+#: The OpenAPI document's title, shown on the Swagger page at / and in its browser tab.
+TITLE = "Penguin species classifier"
 DESCRIPTION = """\
 Predicts the species of a Palmer penguin (Adelie, Chinstrap or Gentoo) from its island, bill,
 flipper, body mass and sex, with a choice of tuned classifiers from the BentoML model store.
@@ -190,6 +193,7 @@ READ_ROUTES = (
     ReadRoute("/model_info", Svc.inner.model_info, ModelInfo, tag="Models"),
 )
 Svc.mount_asgi_app(read_only_app(READ_ROUTES), path="/")
+Svc.mount_asgi_app(docs_page_app(TITLE), path="/")
 
 PREDICTION_ERRORS = (400, 413, 415, 429, 500, 503, 504)
 # Outermost first: refuse cheaply (auth, media type, size) before anything reads the body.
@@ -207,7 +211,7 @@ Svc.add_asgi_middleware(
     paths=frozenset({DOCS_PATH}),
     select=is_docs_request,
     rewrite=ServiceDocs(
-        title="Penguin species classifier",
+        title=TITLE,
         version=__version__,
         description=DESCRIPTION,
         request_examples={
