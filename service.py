@@ -17,6 +17,7 @@ from tabserve import __version__
 from tabserve.api_errors import json_errors
 from tabserve.datasets import PENGUINS
 from tabserve.docs_page import docs_page_app
+from tabserve.examples import ResponseExamples
 from tabserve.guards import (
     LimitBodySize,
     RequireAdminToken,
@@ -66,6 +67,9 @@ CONTENT_TYPES = {
 
 #: The OpenAPI document's title, shown on the Swagger page at / and in its browser tab.
 TITLE = "Penguin species classifier"
+#: The request examples' rows, and what a trained model answers for them (tests/test_swagger_page.py checks).
+EXAMPLE_ROWS = (SPEC.example, {"island": "Dream", "bill_length_mm": 49.5, "sex": None})
+EXAMPLES = ResponseExamples(SPEC, EXAMPLE_ROWS, labels=("Adelie", "Chinstrap"))
 DESCRIPTION = """\
 Predicts the species of a Palmer penguin (Adelie, Chinstrap or Gentoo) from its island, bill,
 flipper, body mass and sex, with a choice of tuned classifiers from the BentoML model store.
@@ -216,9 +220,7 @@ Svc.add_asgi_middleware(
         description=DESCRIPTION,
         request_examples={
             "/predict": SPEC.example,
-            "/predict_batch": {
-                SPEC.rows_noun: [SPEC.example, {"island": "Dream", "bill_length_mm": 49.5, "sex": None}]
-            },
+            "/predict_batch": {SPEC.rows_noun: list(EXAMPLE_ROWS)},
             "/select_model": {"model": "random_forest"},
         },
         error_statuses={
@@ -233,5 +235,13 @@ Svc.add_asgi_middleware(
         admin_routes=ADMIN_ROUTES,
         admin_token_env=ADMIN_TOKEN_ENV,
         read_routes=READ_ROUTES,
+        response_examples={
+            "/predict": EXAMPLES.prediction,
+            "/predict_batch": EXAMPLES.batch_prediction,
+            "/predict_csv": EXAMPLES.csv,
+            "/select_model": EXAMPLES.model_info,
+            "/models": EXAMPLES.model_list,
+            "/model_info": EXAMPLES.model_info,
+        },
     ),
 )
