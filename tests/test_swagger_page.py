@@ -19,9 +19,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from pydantic import BaseModel
+from starlette.testclient import TestClient
 
+import service
 from load_tests.server import Server
+from tabserve.docs_page import docs_page_app
+from tabserve.openapi import ServiceDocs
 from tests.test_service import assert_prediction
 
 CHROMIUM = shutil.which("chromium")
@@ -37,9 +40,6 @@ needs_browser = pytest.mark.skipif(
 
 def published_document() -> dict[str, Any]:
     """The OpenAPI document as the server publishes it, built without starting one."""
-    import service
-    from tabserve.openapi import ServiceDocs
-
     rewrite = next(
         options["rewrite"]
         for _, options in service.Svc.middlewares
@@ -54,16 +54,20 @@ def example_200(document: dict[str, Any], path: str, media_type: str = "applicat
     return operation["responses"]["200"]["content"][media_type]["example"]
 
 
-def response_models() -> dict[str, type[BaseModel]]:
-    import service
+RESPONSE_MODELS = {
+    "/predict": service.PenguinPrediction,
+    "/predict_batch": service.PenguinBatchPrediction,
+    "/select_model": service.ModelInfo,
+    "/model_info": service.ModelInfo,
+    "/models": service.ModelList,
+}
 
-    return {
-        "/predict": service.PenguinPrediction,
-        "/predict_batch": service.PenguinBatchPrediction,
-        "/select_model": service.ModelInfo,
-        "/model_info": service.ModelInfo,
-        "/models": service.ModelList,
-    }
+
+def test_the_page_names_no_other_host_and_escapes_the_title():
+    page = TestClient(docs_page_app("Penguins <&> co")).get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<title>Penguins &lt;&amp;&gt; co</title>" in page.text
+    assert "://" not in page.text and "swagger-ui-bundle.js" in page.text
 
 
 def test_every_200_body_has_an_example():
@@ -75,16 +79,14 @@ def test_every_200_body_has_an_example():
                 assert "example" in media, f"{method.upper()} {path} {media_type}"
 
 
-@pytest.mark.parametrize("path", list(response_models()))
+@pytest.mark.parametrize("path", list(RESPONSE_MODELS))
 def test_each_json_example_is_exactly_what_the_server_would_send(path):
     example = example_200(published_document(), path)
-    model = response_models()[path]
+    model = RESPONSE_MODELS[path]
     assert model.model_validate(example).model_dump(mode="json") == example
 
 
 def test_the_prediction_examples_answer_the_request_examples():
-    import service
-
     document = published_document()
     prediction = example_200(document, "/predict")
     assert_prediction(prediction)
@@ -98,8 +100,6 @@ def test_the_prediction_examples_answer_the_request_examples():
 
 
 def test_the_csv_example_is_the_request_rows_with_predictions():
-    import service
-
     text = example_200(published_document(), "/predict_csv", "text/csv")
     header, *rows = list(csv.reader(io.StringIO(text)))
     classes = service.SPEC.classes
@@ -114,8 +114,6 @@ def test_the_csv_example_is_the_request_rows_with_predictions():
 
 def test_the_examples_are_what_a_trained_model_answers(client: httpx.Client):
     """The labels in the examples are the real model's; model records have the examples' fields."""
-    import service
-
     document = client.get("/docs.json").json()
     answers = client.post("/predict_batch", json={"penguins": list(service.EXAMPLE_ROWS)}).json()
     example = example_200(document, "/predict_batch")
