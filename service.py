@@ -5,6 +5,7 @@ logic lives in the ``tabserve`` package.
 """
 
 import os
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -70,6 +71,7 @@ TITLE = "Penguin species classifier"
 #: The request examples' rows, and what a trained model answers for them (tests/test_swagger_page.py checks).
 EXAMPLE_ROWS = (SPEC.example, {"island": "Dream", "bill_length_mm": 49.5, "sex": None})
 EXAMPLES = ResponseExamples(SPEC, EXAMPLE_ROWS, labels=("Adelie", "Chinstrap"))
+SELECT_EXAMPLE = "random_forest"
 DESCRIPTION = """\
 Predicts the species of a Palmer penguin (Adelie, Chinstrap or Gentoo) from its island, bill,
 flipper, body mass and sex, with a choice of tuned classifiers from the BentoML model store.
@@ -221,7 +223,7 @@ Svc.add_asgi_middleware(
         request_examples={
             "/predict": SPEC.example,
             "/predict_batch": {SPEC.rows_noun: list(EXAMPLE_ROWS)},
-            "/select_model": {"model": "random_forest"},
+            "/select_model": {"model": SELECT_EXAMPLE},
         },
         error_statuses={
             "/predict": PREDICTION_ERRORS,
@@ -239,7 +241,7 @@ Svc.add_asgi_middleware(
             "/predict": EXAMPLES.prediction,
             "/predict_batch": EXAMPLES.batch_prediction,
             "/predict_csv": EXAMPLES.csv,
-            "/select_model": EXAMPLES.model_info,
+            "/select_model": partial(EXAMPLES.model_info, SELECT_EXAMPLE),
             "/models": EXAMPLES.model_list,
             "/model_info": EXAMPLES.model_info,
         },

@@ -114,13 +114,13 @@ class ResponseExamples:
         probabilities = np.array([list(self.probabilities(label).values()) for label in self.labels])
         return predictions_csv(self.spec, table, probabilities)
 
-    def model_info(self) -> dict[str, Any]:
-        """The /model_info (and /select_model) answer: the active model's record."""
+    def model_info(self, algorithm: str | None = None) -> dict[str, Any]:
+        """The /model_info answer (the active model's record), or /select_model's for ``algorithm``."""
         from .registry import library_versions
 
-        model = MODELS[0]
+        model = next(m for m in MODELS if m.algorithm == algorithm) if algorithm else MODELS[0]
         return {
-            "tag": self.active,
+            "tag": self.tag(model),
             "dataset": self.spec.name,
             "algorithm": model.algorithm,
             "created": model.created,

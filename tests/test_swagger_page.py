@@ -99,6 +99,14 @@ def test_the_prediction_examples_answer_the_request_examples():
     assert len(request["content"]["application/json"]["example"]["penguins"]) == len(batch["predictions"])
 
 
+def test_the_select_model_example_answers_its_request():
+    document = published_document()
+    operation = document["paths"]["/select_model"]["post"]
+    selector = operation["requestBody"]["content"]["application/json"]["example"]["model"]
+    assert example_200(document, "/select_model")["algorithm"] == selector
+    assert example_200(document, "/model_info")["tag"] == example_200(document, "/models")["active"]
+
+
 def test_the_csv_example_is_the_request_rows_with_predictions():
     text = example_200(published_document(), "/predict_csv", "text/csv")
     header, *rows = list(csv.reader(io.StringIO(text)))
