@@ -5,6 +5,7 @@ logic lives in the ``tabserve`` package.
 """
 
 import os
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,8 @@ from tabserve.codecs.schema import (
 )
 from tabserve.datasets import PENGUINS
 from tabserve.http.api_errors import json_errors
+from tabserve.http.docs_page import docs_page_app
+from tabserve.http.examples import ResponseExamples
 from tabserve.http.guards import (
     LimitBodySize,
     RequireAdminToken,
@@ -68,6 +71,12 @@ CONTENT_TYPES = {
     "/predict_csv": ("multipart/form-data",),
 }
 
+#: The OpenAPI document's title, shown on the Swagger page at / and in its browser tab.
+TITLE = "Penguin species classifier"
+#: The request examples' rows, and what a trained model answers for them (tests/test_swagger_page.py checks).
+EXAMPLE_ROWS = (SPEC.example, {"island": "Dream", "bill_length_mm": 49.5, "sex": None})
+EXAMPLES = ResponseExamples(SPEC, EXAMPLE_ROWS, labels=("Adelie", "Chinstrap"))
+SELECT_EXAMPLE = "random_forest"
 DESCRIPTION = """\
 Predicts the species of a Palmer penguin (Adelie, Chinstrap or Gentoo) from its island, bill,
 flipper, body mass and sex, with a choice of tuned classifiers from the BentoML model store.
@@ -195,6 +204,7 @@ READ_ROUTES = (
     ReadRoute("/model_info", Svc.inner.model_info, ModelInfo, tag="Models"),
 )
 Svc.mount_asgi_app(read_only_app(READ_ROUTES), path="/")
+Svc.mount_asgi_app(docs_page_app(TITLE), path="/")
 
 PREDICTION_ERRORS = (400, 413, 415, 429, 500, 503, 504)
 # Outermost first: refuse cheaply (auth, media type, size) before anything reads the body.
@@ -212,15 +222,13 @@ Svc.add_asgi_middleware(
     paths=frozenset({DOCS_PATH}),
     select=is_docs_request,
     rewrite=ServiceDocs(
-        title="Penguin species classifier",
+        title=TITLE,
         version=__version__,
         description=DESCRIPTION,
         request_examples={
             "/predict": SPEC.example,
-            "/predict_batch": {
-                SPEC.rows_noun: [SPEC.example, {"island": "Dream", "bill_length_mm": 49.5, "sex": None}]
-            },
-            "/select_model": {"model": "random_forest"},
+            "/predict_batch": {SPEC.rows_noun: list(EXAMPLE_ROWS)},
+            "/select_model": {"model": SELECT_EXAMPLE},
         },
         error_statuses={
             "/predict": PREDICTION_ERRORS,
@@ -234,5 +242,13 @@ Svc.add_asgi_middleware(
         admin_routes=ADMIN_ROUTES,
         admin_token_env=ADMIN_TOKEN_ENV,
         read_routes=READ_ROUTES,
+        response_examples={
+            "/predict": EXAMPLES.prediction,
+            "/predict_batch": EXAMPLES.batch_prediction,
+            "/predict_csv": EXAMPLES.csv,
+            "/select_model": partial(EXAMPLES.model_info, SELECT_EXAMPLE),
+            "/models": EXAMPLES.model_list,
+            "/model_info": EXAMPLES.model_info,
+        },
     ),
 )

@@ -1,0 +1,171 @@
+"""Example 200 bodies for the OpenAPI document, so the Swagger page shows what answers look like.
+
+Without them Swagger UI makes bodies up from the schemas (``"additionalProp1"``, ``"string"``),
+which tells a reader nothing. They are built from the dataset spec (classes, input schema, model
+names), and the CSV answer by the code that writes the real one. tests/test_swagger_page.py checks
+every example against its response model, and against a real server's answers: a trained model
+gives the request example rows the labels named here, and its records have these keys.
+
+Everything is built when /docs.json is asked for, not at import: ``bentoml serve`` imports the
+service in its supervisor too, which needs none of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tabserve.datasets import DatasetSpec
+
+#: The examples' answering probability of their label; the other classes share the rest.
+CONFIDENCE = 0.97
+#: The example models were never trained; their versions, times and hashes look like real ones.
+SHA256 = "6ebe67bc4815eee78b1d5050f2c767a5ad0f8aad6ec0787755f66a79eb0d2df7"
+
+
+@dataclass(frozen=True)
+class ExampleModel:
+    """A model version as train.py records it: tuned hyper-parameters and held-out metrics."""
+
+    algorithm: str
+    version: str
+    created: str
+    hyperparameters: dict[str, Any]
+    metrics: dict[str, float]
+
+
+#: The active model of the examples, and a second, inactive one for the model list.
+MODELS = (
+    ExampleModel(
+        "svm",
+        "mew5tbxilwjx2ax4",
+        "2026-11-24T23:18:39.782306Z",
+        {"estimator__C": 1.0, "estimator__gamma": "scale"},
+        {
+            "accuracy": 1.0,
+            "f1_macro": 1.0,
+            "roc_auc_ovr": 1.0,
+            "log_loss": 0.0213,
+            "cv_f1_macro_mean": 0.9921,
+            "cv_f1_macro_std": 0.0101,
+        },
+    ),
+    ExampleModel(
+        "random_forest",
+        "male3zhilwjx2ax4",
+        "2026-11-24T23:18:37.120554Z",
+        {"n_estimators": 200, "max_depth": "None", "min_samples_leaf": 1},
+        {
+            "accuracy": 0.9855,
+            "f1_macro": 0.9829,
+            "roc_auc_ovr": 0.9998,
+            "log_loss": 0.0492,
+            "cv_f1_macro_mean": 0.9885,
+            "cv_f1_macro_std": 0.0121,
+        },
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ResponseExamples:
+    """The answers to the request example ``rows``, which a trained model gives ``labels``."""
+
+    spec: DatasetSpec
+    rows: Sequence[dict[str, Any]]
+    labels: Sequence[str]
+
+    def tag(self, model: ExampleModel) -> str:
+        return f"{self.spec.name}_{model.algorithm}:{model.version}"
+
+    @property
+    def active(self) -> str:
+        return self.tag(MODELS[0])
+
+    def probabilities(self, label: str) -> dict[str, float]:
+        rest = round((1 - CONFIDENCE) / (len(self.spec.classes) - 1), 4)
+        return {name: CONFIDENCE if name == label else rest for name in self.spec.classes}
+
+    def prediction(self, label: str | None = None) -> dict[str, Any]:
+        """The /predict answer for the first row (or one labelled ``label``)."""
+        label = label or self.labels[0]
+        return {
+            self.spec.target: label,
+            "confidence": CONFIDENCE,
+            "probabilities": self.probabilities(label),
+            "model": self.active,
+        }
+
+    def batch_prediction(self) -> dict[str, Any]:
+        """The /predict_batch answer for all rows."""
+        return {"predictions": [self.prediction(label) for label in self.labels], "model": self.active}
+
+    def csv(self) -> str:
+        """The /predict_csv answer for all rows, written by the code that writes the real one."""
+        import numpy as np
+
+        from tabserve.codecs.csv_io import predictions_csv, read_csv
+
+        names = [feature.name for feature in self.spec.fields_in_display_order]
+        lines = [",".join(names)]
+        lines += [",".join(_cell(row.get(name)) for name in names) for row in self.rows]
+        table = read_csv(self.spec, "\n".join(lines).encode())
+        probabilities = np.array([list(self.probabilities(label).values()) for label in self.labels])
+        return predictions_csv(self.spec, table, probabilities)
+
+    def model_info(self, algorithm: str | None = None) -> dict[str, Any]:
+        """The /model_info answer (the active model's record), or /select_model's for ``algorithm``."""
+        from tabserve.store.registry import library_versions
+
+        model = next(m for m in MODELS if m.algorithm == algorithm) if algorithm else MODELS[0]
+        return {
+            "tag": self.tag(model),
+            "dataset": self.spec.name,
+            "algorithm": model.algorithm,
+            "created": model.created,
+            "metrics": model.metrics,
+            "hyperparameters": model.hyperparameters,
+            "classes": list(self.spec.classes),
+            "input_schema": self.spec.feature_schema(),
+            "training": {
+                "seed": 42,
+                "cv_folds": 5,
+                "grid": "full",
+                "train_rows": 275,
+                "test_rows": 69,
+                "train_data_sha256": SHA256,
+                "training_seconds": 4.212,
+                "libraries": library_versions(),
+            },
+            "model_sha256": SHA256,
+            "serving": {
+                "engine": "onnxruntime",
+                "parity_max_abs_diff": 2.4e-07,
+                "parity_rows": 369,
+                "onnx_sha256": SHA256,
+            },
+        }
+
+    def model_list(self) -> dict[str, Any]:
+        """The /models answer: two servable models, the first active by default (none selected)."""
+        models = [
+            {
+                "tag": self.tag(model),
+                "algorithm": model.algorithm,
+                "metrics": model.metrics,
+                "created": model.created,
+                "active": model is MODELS[0],
+                "servable": True,
+                "refused": None,
+            }
+            for model in MODELS
+        ]
+        return {"active": self.active, "selected": None, "models": models}
+
+
+def _cell(value: Any) -> str:
+    """A JSON row's value as a CSV cell: empty for unknown, numbers without a needless ``.0``."""
+    if value is None:
+        return ""
+    return f"{value:g}" if isinstance(value, float) else str(value)
