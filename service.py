@@ -25,7 +25,7 @@ from tabserve.guards import (
 from tabserve.image import service_image
 from tabserve.memory import after_large_request
 from tabserve.middleware import RewriteJson, configure_logging, is_validation_error, readable_validation_error
-from tabserve.openapi import DOCS_PATH, ServiceDocs, is_docs_request
+from tabserve.openapi import DOCS_PATH, ServiceDocs, csv_upload, is_docs_request
 from tabserve.read_routes import ReadRoute, read_only_app
 from tabserve.schema import (
     ModelInfo,
@@ -229,5 +229,6 @@ Svc.add_asgi_middleware(
         admin_routes=ADMIN_ROUTES,
         admin_token_env=ADMIN_TOKEN_ENV,
         read_routes=READ_ROUTES,
+        uploads={"/predict_csv": csv_upload(SPEC)},
     ),
 )
