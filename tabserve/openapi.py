@@ -218,6 +218,7 @@ def _text_responses_are_strings(operation: dict[str, Any]) -> None:
 
 
 def _describe_upload(operation: dict[str, Any], upload: FileUpload, schemas: dict[str, Any]) -> None:
+    """Declare the file part's media type (the part's ``encoding``) and rules (its schema)."""
     media = operation["requestBody"]["content"]["multipart/form-data"]
     media.setdefault("encoding", {})[upload.field] = {"contentType": upload.media_type}
     schema = media["schema"]
@@ -228,21 +229,21 @@ def _describe_upload(operation: dict[str, Any], upload: FileUpload, schemas: dic
     )
 
 
-def _drop_bentoml_keywords(schema: Any) -> None:
+def _drop_bentoml_keywords(node: Any) -> None:
     """Remove what BentoML adds that no OpenAPI version knows: ``root_input: true`` (its own marker
     for a body that is the parameter itself) and ``type: file`` (a file part is a binary string).
 
     Walks the whole document but not the values (examples, defaults) it holds: a property named
     ``root_input`` or an example with ``"type": "file"`` stay.
     """
-    if isinstance(schema, dict):
-        if schema.get("root_input") is True:
-            del schema["root_input"]
-        if schema.get("type") == "file":
-            schema.update(type="string", format="binary")
-        for key, value in schema.items():
+    if isinstance(node, dict):
+        if node.get("root_input") is True:
+            del node["root_input"]
+        if node.get("type") == "file":
+            node.update(type="string", format="binary")
+        for key, value in node.items():
             if key not in VALUE_KEYWORDS:
                 _drop_bentoml_keywords(value)
-    elif isinstance(schema, list):
-        for value in schema:
+    elif isinstance(node, list):
+        for value in node:
             _drop_bentoml_keywords(value)
