@@ -39,7 +39,7 @@ from tabserve.http.middleware import (
     is_validation_error,
     readable_validation_error,
 )
-from tabserve.http.openapi import DOCS_PATH, ServiceDocs, is_docs_request
+from tabserve.http.openapi import DOCS_PATH, ServiceDocs, csv_upload, is_docs_request
 from tabserve.http.read_routes import ReadRoute, read_only_app
 from tabserve.image import service_image
 from tabserve.serving.memory import after_large_request
@@ -250,5 +250,6 @@ Svc.add_asgi_middleware(
             "/models": EXAMPLES.model_list,
             "/model_info": EXAMPLES.model_info,
         },
+        uploads={"/predict_csv": csv_upload(SPEC)},
     ),
 )

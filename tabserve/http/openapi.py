@@ -1,16 +1,31 @@
-"""The service's own OpenAPI document: its title, version, description, examples and error bodies."""
+"""The service's own OpenAPI document: its title, version, description, examples and error bodies.
+
+BentoML 1.4 generates a document that says ``openapi: 3.0.2`` but is not valid OpenAPI 3.0, and
+that does not tell the truth about what the server accepts. :class:`ServiceDocs` publishes it as
+OpenAPI **3.1** instead, because 3.1's schemas are JSON Schema 2020-12, which is what Pydantic
+writes: ``null`` unions (``anyOf: [..., {"type": "null"}]``), numeric ``exclusiveMinimum`` and the
+like are kept as they are, while a 3.0 document would need each rewritten to ``nullable`` (lossy
+for ``$ref`` and enum members). openapi-spec-validator, openapi-python-client and schemathesis all
+read 3.1 (BentoML's Swagger UI 5 too), so the three tools the tests run agree on one document.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.types import Scope
 
 if TYPE_CHECKING:
+    from tabserve.datasets import DatasetSpec
     from tabserve.http.read_routes import ReadRoute
 
 DOCS_PATH = "/docs.json"
+OPENAPI_VERSION = "3.1.0"
+SCHEMA_REF = "#/components/schemas/"
+#: Schema keywords whose value is data, not a schema.
+VALUE_KEYWORDS = frozenset({"example", "examples", "default", "enum", "const"})
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "ErrorBody",
@@ -51,6 +66,36 @@ def is_docs_request(scope: Scope, status: int) -> bool:
     return status == 200 and scope.get("path") == DOCS_PATH
 
 
+@dataclass(frozen=True)
+class FileUpload:
+    """A multipart form field that carries a file: its media type and what the server checks in it.
+
+    BentoML declares a ``Path`` parameter as ``format: binary``, i.e. any bytes, so fuzzers sent
+    PNGs as "valid" uploads. The media type goes into the part's ``encoding`` and the field's
+    ``contentMediaType``. The rules go into its description, not a ``pattern``: a regular
+    expression cannot say "these columns in any order, each at most once, every cell in range", and
+    a narrower one would call valid files invalid.
+    """
+
+    field: str
+    media_type: str
+    description: str
+
+
+def csv_upload(spec: DatasetSpec, field: str = "file") -> FileUpload:
+    """The CSV upload of ``spec``'s rows, described by the rules ``tabserve.codecs.csv_io`` enforces."""
+    required = [f.name for f in spec.categorical if f.required]
+    return FileUpload(
+        field,
+        "text/csv",
+        f"A UTF-8 CSV file. First a header row naming columns from {', '.join(spec.input_columns)} "
+        f"(any order, each at most once; {' and '.join(required) or 'none'} required), then one row per "
+        f"{spec.row_noun}, at least one. Cells follow the JSON fields' rules (numbers within their "
+        "bounds, categories from their values); an empty or missing trailing cell is unknown, blank "
+        "lines are skipped. Anything else is answered 400, naming the row and column.",
+    )
+
+
 class ServiceDocs:
     """Rewrites BentoML's generated document; call it with the parsed JSON.
 
@@ -76,6 +121,7 @@ class ServiceDocs:
         plain_text_errors: dict[str, tuple[int, ...]] | None = None,
         read_routes: tuple[ReadRoute, ...] = (),
         response_examples: dict[str, Callable[[], Any]] | None = None,
+        uploads: dict[str, FileUpload] | None = None,
     ):
         self.title, self.version, self.description = title, version, description
         self.request_examples = request_examples
@@ -84,6 +130,7 @@ class ServiceDocs:
         self.plain_text_errors = plain_text_errors or {}
         self.read_routes = read_routes
         self.response_examples = response_examples or {}
+        self.uploads = uploads or {}
 
     def __call__(self, document: dict[str, Any]) -> dict[str, Any]:
         document["info"] = {
@@ -109,6 +156,13 @@ class ServiceDocs:
         for route, item in paths.items():
             for operation in item.values():
                 self._rewrite_operation(route, operation)
+                _declare_request_body(operation)
+                _restore_schemas(operation, schemas)
+                _text_responses_are_strings(operation)
+                if route in self.uploads:
+                    _describe_upload(operation, self.uploads[route], schemas)
+        _drop_bentoml_keywords(document)
+        document["openapi"] = OPENAPI_VERSION
         self._add_response_examples(paths)
         return document
 
@@ -141,3 +195,69 @@ class ServiceDocs:
                 "description": ERROR_DESCRIPTIONS[status],
                 "content": {"text/plain": {"schema": {"type": "string"}}},
             }
+
+
+def _declare_request_body(operation: dict[str, Any]) -> None:
+    """Say whether the body is required: BentoML reads an empty body as ``{}``, so exactly when its
+    schema requires a field. Without ``required: true`` an empty body is valid, yet answered 400."""
+    body = operation.get("requestBody")
+    if body is not None:
+        body["required"] = any(bool(media["schema"].get("required")) for media in body["content"].values())
+
+
+def _restore_schemas(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Point every body at its full schema.
+
+    BentoML inlines request and response schemas with every ``anyOf`` cut to its first member,
+    which drops ``null`` from ``/predict``'s optional fields (a generated client refused
+    ``"sex": None``, and fuzzers called an accepted null invalid). The components hold the same
+    schemas uncut, under the inline title (``<api>__Input`` for BentoML's own ``Input`` models).
+    """
+    bodies = [operation.get("requestBody", {}), *operation.get("responses", {}).values()]
+    for media in (media for body in bodies for media in body.get("content", {}).values()):
+        title = media.get("schema", {}).get("title")
+        for name in (title, f"{operation.get('x-bentoml-name')}__{title}"):
+            if name in schemas:
+                media["schema"] = {"$ref": SCHEMA_REF + name}
+                break
+
+
+def _text_responses_are_strings(operation: dict[str, Any]) -> None:
+    """A ``text/*`` response is a string, not BentoML's ``format: binary`` for a returned file:
+    openapi-python-client reads ``text/*`` as ``str`` and then fails wrapping it as bytes."""
+    for response in operation.get("responses", {}).values():
+        for media_type, media in response.get("content", {}).items():
+            if media_type.startswith("text/") and media.get("schema", {}).get("format") == "binary":
+                del media["schema"]["format"]
+
+
+def _describe_upload(operation: dict[str, Any], upload: FileUpload, schemas: dict[str, Any]) -> None:
+    """Declare the file part's media type (the part's ``encoding``) and rules (its schema)."""
+    media = operation["requestBody"]["content"]["multipart/form-data"]
+    media.setdefault("encoding", {})[upload.field] = {"contentType": upload.media_type}
+    schema = media["schema"]
+    if "$ref" in schema:
+        schema = schemas[schema["$ref"].removeprefix(SCHEMA_REF)]
+    schema["properties"][upload.field].update(
+        contentMediaType=upload.media_type, description=upload.description
+    )
+
+
+def _drop_bentoml_keywords(node: Any) -> None:
+    """Remove what BentoML adds that no OpenAPI version knows: ``root_input: true`` (its own marker
+    for a body that is the parameter itself) and ``type: file`` (a file part is a binary string).
+
+    Walks the whole document but not the values (examples, defaults) it holds: a property named
+    ``root_input`` or an example with ``"type": "file"`` stay.
+    """
+    if isinstance(node, dict):
+        if node.get("root_input") is True:
+            del node["root_input"]
+        if node.get("type") == "file":
+            node.update(type="string", format="binary")
+        for key, value in node.items():
+            if key not in VALUE_KEYWORDS:
+                _drop_bentoml_keywords(value)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_bentoml_keywords(value)

@@ -1,0 +1,43 @@
+"""Schemathesis hooks for ``st run``: what a valid ``text/csv`` upload looks like.
+
+The document declares ``/predict_csv``'s file part as ``text/csv`` with its rules in prose; no
+JSON Schema keyword can generate such files, so this registers a generator for the media type
+that follows those rules (schemathesis' documented way for custom media types). Load it with
+``SCHEMATHESIS_HOOKS=tests/schemathesis_hooks.py`` and the project root on ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+import schemathesis
+from hypothesis import strategies as st
+
+from tabserve.datasets import PENGUINS, CategoricalFeature, DatasetSpec, NumericFeature
+
+
+def cells(feature: NumericFeature | CategoricalFeature) -> st.SearchStrategy[str]:
+    """A valid cell: a number within bounds or a listed category; empty (unknown) unless required."""
+    if isinstance(feature, NumericFeature):
+        value = st.floats(feature.minimum, feature.maximum, allow_nan=False, allow_infinity=False).map(repr)
+    else:
+        value = st.sampled_from(feature.values)
+    required = isinstance(feature, CategoricalFeature) and feature.required
+    return value if required else st.one_of(st.just(""), value)
+
+
+@st.composite
+def csv_files(draw: st.DrawFn, spec: DatasetSpec) -> bytes:
+    """A header naming the required columns and any others, in any order; 1-5 rows; blank lines."""
+    features = {f.name: f for f in (*spec.numeric, *spec.categorical)}
+    required = [f.name for f in spec.categorical if f.required]
+    optional = [name for name in features if name not in required]
+    chosen = required + draw(st.lists(st.sampled_from(optional), unique=True))
+    header = draw(st.permutations(chosen))
+    rows = draw(st.lists(st.tuples(*(cells(features[name]) for name in header)), min_size=1, max_size=5))
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    lines = [",".join(header), *(",".join(row) for row in rows)]
+    if draw(st.booleans()):
+        lines.insert(draw(st.integers(1, len(lines))), "")  # a blank line is skipped
+    return (newline.join(lines) + newline).encode()
+
+
+schemathesis.openapi.media_type("text/csv", csv_files(PENGUINS))
