@@ -22,7 +22,7 @@ from tabserve.serving.workers import worker_processes
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configuration.yaml"
 #: The service's name in BentoML (and so in ``configuration.yaml``).
-SERVICE_NAME = "penguin_classifier"
+SERVICE_NAME = "tabserve"
 BENTOML = Path(sys.executable).with_name("bentoml")
 #: The service reads its admin token (for /select_model) from this variable.
 ADMIN_TOKEN_ENV = "PENGUIN_ADMIN_TOKEN"

@@ -34,8 +34,11 @@ def declared_datasets(modules: str) -> dict[str, DatasetSpec]:
 
 
 DATASETS: dict[str, DatasetSpec] = declared_datasets(os.environ.get(DATASETS_ENV, ""))
+#: Also served at the root (``/predict``...), where the service answered before it served many datasets.
+AT_ROOT = PENGUINS
 
 __all__ = [
+    "AT_ROOT",
     "BREAST_CANCER",
     "DATASETS",
     "PENGUINS",

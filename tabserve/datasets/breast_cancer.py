@@ -82,4 +82,5 @@ BREAST_CANCER = DatasetSpec(
     numeric=_features(),
     load=load_breast_cancer,
     row_noun="sample",
+    example_class="malignant",
 )

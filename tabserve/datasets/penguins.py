@@ -53,4 +53,5 @@ PENGUINS = DatasetSpec(
     ),
     row_noun="penguin",
     rows_noun="penguins",
+    example_class="Adelie",
 )

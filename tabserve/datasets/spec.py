@@ -79,6 +79,8 @@ class DatasetSpec:
     row_noun: str = "row"
     #: The key of the row list in a batch request: ``{"rows": [...]}``.
     rows_noun: str = "rows"
+    #: The class of ``example`` (the documentation shows it as the example answer).
+    example_class: str | None = None
 
     @property
     def input_columns(self) -> tuple[str, ...]:

@@ -12,11 +12,11 @@ service in its supervisor too, which needs none of it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tabserve.datasets import DatasetSpec
+from tabserve.http.routes import Route
 
 #: The examples' answering probability of their label; the other classes share the rest.
 CONFIDENCE = 0.97
@@ -42,39 +42,60 @@ MODELS = (
         "mew5tbxilwjx2ax4",
         "2026-11-24T23:18:39.782306Z",
         {"estimator__C": 1.0, "estimator__gamma": "scale"},
-        {
-            "accuracy": 1.0,
-            "f1_macro": 1.0,
-            "roc_auc_ovr": 1.0,
-            "log_loss": 0.0213,
-            "cv_f1_macro_mean": 0.9921,
-            "cv_f1_macro_std": 0.0101,
-        },
+        {"accuracy": 1.0, "f1_macro": 1.0, "roc_auc": 1.0, "log_loss": 0.0213},
     ),
     ExampleModel(
         "random_forest",
         "male3zhilwjx2ax4",
         "2026-11-24T23:18:37.120554Z",
-        {"n_estimators": 200, "max_depth": "None", "min_samples_leaf": 1},
-        {
-            "accuracy": 0.9855,
-            "f1_macro": 0.9829,
-            "roc_auc_ovr": 0.9998,
-            "log_loss": 0.0492,
-            "cv_f1_macro_mean": 0.9885,
-            "cv_f1_macro_std": 0.0121,
-        },
+        {"n_estimators": 200, "max_depth": None, "min_samples_leaf": 1},
+        {"accuracy": 0.9855, "f1_macro": 0.9829, "roc_auc": 0.9998, "log_loss": 0.0492},
     ),
 )
+#: Cross-validation metrics, as train.py records them beside the held-out ones.
+CV_METRICS = {"cv_f1_macro_mean": 0.9921, "cv_f1_macro_std": 0.0101}
+#: The model the /select_model request example selects.
+SELECTED = "random_forest"
+
+
+def metrics(spec: DatasetSpec, model: ExampleModel) -> dict[str, float]:
+    """A model's metrics under the names train.py gives them for ``spec``'s number of classes."""
+    auc = "roc_auc" if len(spec.classes) == 2 else "roc_auc_ovr"
+    named = {auc if name == "roc_auc" else name: value for name, value in model.metrics.items()}
+    return {**named, **CV_METRICS}
+
+
+@dataclass(frozen=True)
+class RouteExamples:
+    """A route's request example (None where it takes none) and its 200 body."""
+
+    request: Any
+    response: Any
+
+
+def examples(route: Route) -> RouteExamples:
+    """The examples of ``route``, from its dataset's declared example row and the class it has."""
+    answers = ResponseExamples(route.spec)
+    row = route.spec.example
+    return {
+        "predict": lambda: RouteExamples(row, answers.prediction()),
+        "predict_batch": lambda: RouteExamples({route.spec.rows_noun: [row]}, answers.batch_prediction()),
+        "predict_csv": lambda: RouteExamples(None, answers.csv()),
+        "models": lambda: RouteExamples(None, answers.model_list()),
+        "model_info": lambda: RouteExamples(None, answers.model_info()),
+        "select_model": lambda: RouteExamples({"model": SELECTED}, answers.model_info(SELECTED)),
+    }[route.operation.name]()
 
 
 @dataclass(frozen=True)
 class ResponseExamples:
-    """The answers to the request example ``rows``, which a trained model gives ``labels``."""
+    """The answers to ``spec``'s example row, which a trained model gives its ``example_class``."""
 
     spec: DatasetSpec
-    rows: Sequence[dict[str, Any]]
-    labels: Sequence[str]
+
+    @property
+    def label(self) -> str:
+        return self.spec.example_class or self.spec.classes[0]
 
     def tag(self, model: ExampleModel) -> str:
         return f"{self.spec.name}_{model.algorithm}:{model.version}"
@@ -83,36 +104,34 @@ class ResponseExamples:
     def active(self) -> str:
         return self.tag(MODELS[0])
 
-    def probabilities(self, label: str) -> dict[str, float]:
+    def probabilities(self) -> dict[str, float]:
         rest = round((1 - CONFIDENCE) / (len(self.spec.classes) - 1), 4)
-        return {name: CONFIDENCE if name == label else rest for name in self.spec.classes}
+        return {name: CONFIDENCE if name == self.label else rest for name in self.spec.classes}
 
-    def prediction(self, label: str | None = None) -> dict[str, Any]:
-        """The /predict answer for the first row (or one labelled ``label``)."""
-        label = label or self.labels[0]
+    def prediction(self) -> dict[str, Any]:
+        """The /predict answer for the example row."""
         return {
-            self.spec.target: label,
+            self.spec.target: self.label,
             "confidence": CONFIDENCE,
-            "probabilities": self.probabilities(label),
+            "probabilities": self.probabilities(),
             "model": self.active,
         }
 
     def batch_prediction(self) -> dict[str, Any]:
-        """The /predict_batch answer for all rows."""
-        return {"predictions": [self.prediction(label) for label in self.labels], "model": self.active}
+        """The /predict_batch answer for the example row."""
+        return {"predictions": [self.prediction()], "model": self.active}
 
     def csv(self) -> str:
-        """The /predict_csv answer for all rows, written by the code that writes the real one."""
+        """The /predict_csv answer for the example row, written by the code that writes the real one."""
         import numpy as np
 
         from tabserve.codecs.csv_io import predictions_csv, read_csv
 
         names = [feature.name for feature in self.spec.fields_in_display_order]
-        lines = [",".join(names)]
-        lines += [",".join(_cell(row.get(name)) for name in names) for row in self.rows]
+        lines = [",".join(names), ",".join(_cell(self.spec.example.get(name)) for name in names)]
         table = read_csv(self.spec, "\n".join(lines).encode())
-        probabilities = np.array([list(self.probabilities(label).values()) for label in self.labels])
-        return predictions_csv(self.spec, table, probabilities)
+        probabilities = np.array([list(self.probabilities().values())])
+        return predictions_csv(self.spec, self.spec.classes, table, probabilities)
 
     def model_info(self, algorithm: str | None = None) -> dict[str, Any]:
         """The /model_info answer (the active model's record), or /select_model's for ``algorithm``."""
@@ -124,7 +143,7 @@ class ResponseExamples:
             "dataset": self.spec.name,
             "algorithm": model.algorithm,
             "created": model.created,
-            "metrics": model.metrics,
+            "metrics": metrics(self.spec, model),
             "hyperparameters": model.hyperparameters,
             "classes": list(self.spec.classes),
             "input_schema": self.spec.feature_schema(),
@@ -153,7 +172,7 @@ class ResponseExamples:
             {
                 "tag": self.tag(model),
                 "algorithm": model.algorithm,
-                "metrics": model.metrics,
+                "metrics": metrics(self.spec, model),
                 "created": model.created,
                 "active": model is MODELS[0],
                 "servable": True,

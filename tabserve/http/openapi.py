@@ -11,7 +11,6 @@ read 3.1 (BentoML's Swagger UI 5 too), so the three tools the tests run agree on
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from starlette.types import Scope
 if TYPE_CHECKING:
     from tabserve.datasets import DatasetSpec
     from tabserve.http.read_routes import ReadRoute
+    from tabserve.http.routes import Route
 
 DOCS_PATH = "/docs.json"
 OPENAPI_VERSION = "3.1.0"
@@ -88,24 +88,24 @@ def csv_upload(spec: DatasetSpec, field: str = "file") -> FileUpload:
     return FileUpload(
         field,
         "text/csv",
-        f"A UTF-8 CSV file. First a header row naming columns from {', '.join(spec.input_columns)} "
-        f"(any order, each at most once; {' and '.join(required) or 'none'} required), then one row per "
-        f"{spec.row_noun}, at least one. Cells follow the JSON fields' rules (numbers within their "
-        "bounds, categories from their values); an empty or missing trailing cell is unknown, blank "
-        "lines are skipped. Anything else is answered 400, naming the row and column.",
+        f"A UTF-8 CSV file, comma-, semicolon- or tab-separated. First a header row naming at least one "
+        f"of {', '.join(spec.input_columns)} (any order, each at most once; "
+        f"{' and '.join(required) or 'none'} required); other columns are passed through unchanged. "
+        f"Then one row per {spec.row_noun}, at least one. Cells follow the JSON fields' rules (numbers "
+        "within their bounds, categories from their values); an empty cell, NA, NaN, null, None or N/A "
+        "(any case) is unknown, blank lines are skipped. Anything else is answered 400, naming the row "
+        "and column.",
     )
 
 
 class ServiceDocs:
-    """Rewrites BentoML's generated document; call it with the parsed JSON.
+    """Rewrites BentoML's generated document from the route table; call it with the parsed JSON.
 
-    ``error_statuses`` lists, per route, every error status it can answer (all of its methods),
-    each with the ErrorBody schema, so the document tells the truth about error bodies.
-    ``admin_routes`` declare the bearer-token scheme that ``tabserve.http.guards.RequireAdminToken``
-    enforces, named after its environment variable ``admin_token_env``. ``read_routes`` (plain
-    Starlette, invisible to BentoML's generator) are added with their response schemas.
-    ``response_examples`` give, per route, a function building its 200 body (see
-    :mod:`tabserve.http.examples`), called for each request of the document.
+    For every route of ``routes``: its dataset's tag (the Swagger page groups by dataset), request
+    and 200 examples (:mod:`tabserve.http.examples`, built when the document is asked for), every
+    error status it can answer with the ErrorBody schema, the bearer-token scheme on admin routes
+    (``RequireAdminToken`` enforces it, from ``admin_token_env``) and the CSV upload's rules.
+    ``read_routes`` (plain Starlette, invisible to BentoML's generator) are added with their schemas.
     """
 
     def __init__(
@@ -114,25 +114,20 @@ class ServiceDocs:
         title: str,
         version: str,
         description: str,
-        request_examples: dict[str, Any],
-        error_statuses: dict[str, tuple[int, ...]],
-        admin_routes: frozenset[str] = frozenset(),
+        routes: tuple[Route, ...],
+        read_routes: tuple[ReadRoute, ...] = (),
         admin_token_env: str = "",
         plain_text_errors: dict[str, tuple[int, ...]] | None = None,
-        read_routes: tuple[ReadRoute, ...] = (),
-        response_examples: dict[str, Callable[[], Any]] | None = None,
-        uploads: dict[str, FileUpload] | None = None,
     ):
         self.title, self.version, self.description = title, version, description
-        self.request_examples = request_examples
-        self.error_statuses = error_statuses
-        self.admin_routes, self.admin_token_env = admin_routes, admin_token_env
-        self.plain_text_errors = plain_text_errors or {}
+        self.routes = {route.path: route for route in routes}
         self.read_routes = read_routes
-        self.response_examples = response_examples or {}
-        self.uploads = uploads or {}
+        self.admin_token_env = admin_token_env
+        self.plain_text_errors = plain_text_errors or {}
 
     def __call__(self, document: dict[str, Any]) -> dict[str, Any]:
+        from tabserve.http.examples import examples  # only when the document is asked for
+
         document["info"] = {
             "title": self.title,
             "version": self.version,
@@ -147,54 +142,79 @@ class ServiceDocs:
         for read_route in self.read_routes:
             paths[read_route.path] = {"get": read_route.operation()}
             schemas.update(read_route.schemas())
-        if self.admin_routes:
+        if any(route.operation.admin for route in self.routes.values()):
             components.setdefault("securitySchemes", {})["adminToken"] = {
                 "type": "http",
                 "scheme": "bearer",
                 "description": f"The server's admin token: the environment variable {self.admin_token_env}",
             }
-        for route, item in paths.items():
+        for path, item in paths.items():
+            route = self.routes.get(path)
             for operation in item.values():
-                self._rewrite_operation(route, operation)
+                if route is not None:
+                    self._describe_route(route, operation)
+                self._add_plain_text_errors(path, operation)
                 _declare_request_body(operation)
                 _restore_schemas(operation, schemas)
                 _text_responses_are_strings(operation)
-                if route in self.uploads:
-                    _describe_upload(operation, self.uploads[route], schemas)
+                if route is not None and route.operation.name == "predict_csv":
+                    _describe_upload(operation, csv_upload(route.spec), schemas)
+                if (
+                    route is not None
+                    and route.operation.name == "predict_batch"
+                    and route.spec.accepts_vectors
+                ):
+                    _one_way_of_sending_rows(operation, route.spec, schemas)
         _drop_bentoml_keywords(document)
         document["openapi"] = OPENAPI_VERSION
-        self._add_response_examples(paths)
+        document["tags"] = [{"name": tag} for tag in dict.fromkeys(r.tag for r in self.routes.values())]
+        for path, item in paths.items():
+            if path in self.routes:
+                _add_examples(item, examples(self.routes[path]))
         return document
 
-    def _add_response_examples(self, paths: dict[str, Any]) -> None:
-        """Show a real 200 body in every media type of the route's 200 response: Swagger UI
-        otherwise invents one from the schema (``"additionalProp1"``, ``"string"``)."""
-        for route, build in self.response_examples.items():
-            for operation in paths.get(route, {}).values():
-                for media in operation["responses"].get("200", {}).get("content", {}).values():
-                    media["example"] = build()
-
-    def _rewrite_operation(self, route: str, operation: dict[str, Any]) -> None:
-        content = operation.get("requestBody", {}).get("content", {})
-        if route in self.request_examples and "application/json" in content:
-            content["application/json"]["example"] = self.request_examples[route]
-        if route in self.admin_routes:
+    def _describe_route(self, route: Route, operation: dict[str, Any]) -> None:
+        operation["tags"] = [route.tag]
+        operation["summary"] = f"{route.operation.summary} ({route.spec.name})"
+        if route.operation.admin:
             operation["security"] = [{"adminToken": []}]
         responses = operation.setdefault("responses", {})
-        if route in self.error_statuses:
-            for status in list(responses):
-                if str(status) != "200":
-                    del responses[status]
-            for status in self.error_statuses[route]:
-                responses[str(status)] = {
-                    "description": ERROR_DESCRIPTIONS[status],
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
-                }
-        for status in self.plain_text_errors.get(route, ()):
+        for status in list(responses):
+            if str(status) != "200":
+                del responses[status]
+        for status in route.operation.errors:
             responses[str(status)] = {
+                "description": ERROR_DESCRIPTIONS[status],
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+            }
+
+    def _add_plain_text_errors(self, path: str, operation: dict[str, Any]) -> None:
+        for status in self.plain_text_errors.get(path, ()):
+            operation.setdefault("responses", {})[str(status)] = {
                 "description": ERROR_DESCRIPTIONS[status],
                 "content": {"text/plain": {"schema": {"type": "string"}}},
             }
+
+
+def _add_examples(item: dict[str, Any], route_examples: Any) -> None:
+    """Real request and 200 bodies: Swagger UI otherwise invents them from the schemas
+    (``"additionalProp1"``, ``"string"``), and "Try it out" starts from the request example."""
+    for operation in item.values():
+        content = operation.get("requestBody", {}).get("content", {})
+        if route_examples.request is not None and "application/json" in content:
+            content["application/json"]["example"] = route_examples.request
+        for media in operation["responses"].get("200", {}).get("content", {}).values():
+            media["example"] = route_examples.response
+
+
+def _one_way_of_sending_rows(operation: dict[str, Any], spec: DatasetSpec, schemas: dict[str, Any]) -> None:
+    """A batch of a numbers-only dataset comes as named rows or as number lists: exactly one of them."""
+    body = operation["requestBody"]
+    body["required"] = True
+    schema = body["content"]["application/json"]["schema"]
+    if "$ref" in schema:
+        schema = schemas[schema["$ref"].removeprefix(SCHEMA_REF)]
+    schema["oneOf"] = [{"required": [spec.rows_noun]}, {"required": ["features"]}]
 
 
 def _declare_request_body(operation: dict[str, Any]) -> None:

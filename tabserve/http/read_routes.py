@@ -18,37 +18,39 @@ from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route as StarletteRoute
 
 from tabserve.errors import ServingError
 from tabserve.http.api_errors import as_api_error
+from tabserve.http.routes import Route
 
 SCHEMA_REF = "#/components/schemas/{model}"
 
 
 @dataclass(frozen=True)
 class ReadRoute:
-    """``GET path``, answered by ``method`` (of the service class) on the running service instance."""
+    """``GET route.path``, answered by ``answer(service)`` on the running service instance."""
 
-    path: str
-    method: Callable[[Any], BaseModel]
+    route: Route
+    answer: Callable[[Any], BaseModel]
     response_model: type[BaseModel]
-    tag: str
+
+    @property
+    def path(self) -> str:
+        return self.route.path
 
     def respond(self, request: Request) -> Response:
         # A sync endpoint: Starlette runs it in a worker thread, off the event loop.
-        answer = self.method(bentoml.get_current_service())
+        answer = self.answer(bentoml.get_current_service())
         return Response(answer.model_dump_json(), media_type="application/json")
 
     def operation(self) -> dict[str, Any]:
         """This route's OpenAPI operation (the 200 response; error statuses are added by ServiceDocs)."""
-        name = self.method.__name__
         schema = {"$ref": SCHEMA_REF.format(model=self.response_model.__name__)}
         return {
-            "tags": [self.tag],
-            "summary": name.replace("_", " ").title(),
-            "description": (self.method.__doc__ or "").strip(),
-            "operationId": f"{name}{self.path.replace('/', '_')}_get",  # as FastAPI names it
+            "tags": [self.route.tag],
+            "summary": self.route.operation.summary,
+            "operationId": f"{self.route.api_name}{self.path.replace('/', '_')}_get",  # as FastAPI names it
             "responses": {
                 "200": {
                     "description": "Successful Response",
@@ -72,6 +74,6 @@ async def _serving_error(request: Request, exc: Exception) -> JSONResponse:
 def read_only_app(routes: tuple[ReadRoute, ...]) -> Starlette:
     """The ASGI app serving ``routes``; a :class:`ServingError` becomes its JSON error response."""
     return Starlette(
-        routes=[Route(route.path, route.respond, methods=["GET"]) for route in routes],
+        routes=[StarletteRoute(route.path, route.respond, methods=["GET"]) for route in routes],
         exception_handlers={ServingError: _serving_error},
     )
