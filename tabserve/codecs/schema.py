@@ -114,7 +114,7 @@ def _named_from_vector(spec: DatasetSpec) -> Any:
         if not isinstance(values, list) or len(values) != len(names):
             got = f"{len(values)} values" if isinstance(values, list) else type(values).__name__
             raise ValueError(
-                f"'features' takes {len(names)} numbers in the order {', '.join(names)}; got {got}"
+                f"'features' takes {len(names)} numbers, in the order of the named fields; got {got}"
             )
         return dict(zip(names, values, strict=True))
 
