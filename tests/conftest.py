@@ -43,7 +43,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def service_config(directory: Path, name: str, **settings: object) -> Path:
-    """A copy of configuration.yaml with ``services.penguin_classifier`` settings replaced."""
+    """A copy of configuration.yaml with ``services.tabserve`` settings replaced."""
 
     def replace(services: dict[str, Any]) -> None:
         service = services[SERVICE_NAME]

@@ -11,13 +11,14 @@ import importlib
 import io
 import pkgutil
 import sys
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-PENGUIN = {"island": "Biscoe", "bill_length_mm": 39.1, "bill_depth_mm": 18.7, "flipper_length_mm": 181.0}
-CSV = b"island,bill_length_mm,sex\nBiscoe,39.1,male\nDream,,\n"
+from tabserve.datasets import AT_ROOT, DATASETS, DatasetSpec
+from tabserve.http.routes import Route, service_routes
 
 
 def operations(package: str) -> dict[str, ModuleType]:
@@ -39,8 +40,23 @@ def expect(module: ModuleType, client: Any, kind: type | None = None, **kwargs: 
     return response.parsed
 
 
+def body_type(module: ModuleType) -> Any:
+    """The generated class of an operation's request body."""
+    return typing.get_type_hints(module.sync_detailed)["body"]
+
+
+def csv_text(spec: DatasetSpec) -> bytes:
+    """Two rows of ``spec``'s example as a CSV upload, the second with every optional cell empty."""
+    names = [feature.name for feature in spec.fields_in_display_order]
+    required = {feature.name for feature in spec.categorical if feature.required}
+    rows = [[str(spec.example[name]) for name in names]]
+    rows.append([str(spec.example[name]) if name in required else "" for name in names])
+    return "\n".join(",".join(row) for row in [names, *rows]).encode() + b"\n"
+
+
 def calls(package: str, url: str, token: str) -> dict[str, Callable[[dict[str, ModuleType]], None]]:
-    """What to check for each operation, by the name of its generated module."""
+    """What to check for each operation, by the name of its generated module: every route of the
+    route table, so a dataset added to the service is called too."""
     client_module = importlib.import_module(f"{package}.client")
     models = importlib.import_module(f"{package}.models")
     types = importlib.import_module(f"{package}.types")
@@ -48,55 +64,69 @@ def calls(package: str, url: str, token: str) -> dict[str, Callable[[dict[str, M
     anonymous = client_module.Client(**settings)
     admin = client_module.AuthenticatedClient(token=token, **settings)
 
-    def predict(ops: dict[str, ModuleType]) -> None:
-        for sex in (None, "female"):
-            body = models.PenguinIODescriptor.from_dict({**PENGUIN, "body_mass_g": None, "sex": sex})
-            assert body.to_dict()["sex"] == sex  # sent as an explicit null, not dropped
-            operation = ops["penguin_classifier_predict"]
-            answer = expect(operation, anonymous, models.PenguinPredictionIODescriptor, body=body)
-            assert answer.species.value in answer.probabilities.to_dict()
+    def predict(spec: DatasetSpec, operation: ModuleType) -> None:
+        optional = next(
+            f.name for f in (*spec.categorical, *spec.numeric) if not getattr(f, "required", False)
+        )
+        for value in (None, spec.example[optional]):
+            body = body_type(operation).from_dict({**spec.example, optional: value})
+            assert body.to_dict()[optional] == value  # sent as an explicit null, not dropped
+            answer = expect(operation, anonymous, None, body=body)
+            label = getattr(answer, spec.target)
+            assert getattr(label, "value", label) in answer.probabilities.to_dict()
 
-    def predict_batch(ops: dict[str, ModuleType]) -> None:
-        body = models.PredictBatchInput.from_dict({"penguins": [PENGUIN, {"island": "Dream", "sex": None}]})
-        operation = ops["penguin_classifier_predict_batch"]
-        answer = expect(operation, anonymous, models.PenguinBatchPredictionIODescriptor, body=body)
-        assert len(answer.predictions) == 2
+    def predict_batch(spec: DatasetSpec, operation: ModuleType) -> None:
+        body = body_type(operation).from_dict({spec.rows_noun: [spec.example, spec.example]})
+        assert len(expect(operation, anonymous, None, body=body).predictions) == 2
 
-    def predict_csv(ops: dict[str, ModuleType]) -> None:
-        upload = types.File(payload=io.BytesIO(CSV), file_name="penguins.csv", mime_type="text/csv")
-        body = models.PredictCsvInput(file=upload)
-        answer = expect(ops["penguin_classifier_predict_csv"], anonymous, str, body=body)
+    def predict_csv(spec: DatasetSpec, operation: ModuleType) -> None:
+        upload = types.File(payload=io.BytesIO(csv_text(spec)), file_name="rows.csv", mime_type="text/csv")
+        answer = expect(operation, anonymous, str, body=body_type(operation)(file=upload))
         lines = answer.splitlines()
-        assert lines[0].startswith("island,bill_length_mm,sex,species") and len(lines) == 3, lines
+        assert f",{spec.target},confidence," in lines[0] and len(lines) == 3, lines
 
-    def select_model(ops: dict[str, ModuleType]) -> None:
-        operation = ops["penguin_classifier_select_model"]
-        body = models.SelectModelInput(model="logistic_regression")
+    def select_model(spec: DatasetSpec, operation: ModuleType) -> None:
+        body = body_type(operation)(model="logistic_regression")
         refused = operation.sync_detailed(client=anonymous, body=body)
         assert refused.status_code == 401 and isinstance(refused.parsed, models.ErrorBody), refused
-        answer = expect(operation, admin, models.ModelInfoIODescriptor, body=body)
-        assert answer.algorithm == "logistic_regression"
+        assert expect(operation, admin, None, body=body).algorithm == "logistic_regression"
 
-    def list_models(ops: dict[str, ModuleType]) -> None:
-        answer = expect(ops["list_models_models_get"], anonymous, models.ModelList)
+    def list_models(spec: DatasetSpec, operation: ModuleType) -> None:
+        answer = expect(operation, anonymous, models.ModelList)
         assert answer.models and answer.active in [m.tag for m in answer.models]
 
-    def model_info(ops: dict[str, ModuleType]) -> None:
-        answer = expect(ops["model_info_model_info_get"], anonymous, models.ModelInfo)
-        assert answer.classes and answer.created.year > 2000
+    def model_info(spec: DatasetSpec, operation: ModuleType) -> None:
+        answer = expect(operation, anonymous, models.ModelInfo)
+        assert answer.dataset == spec.name and answer.created.year > 2000
+
+    checks = {
+        "predict": predict,
+        "predict_batch": predict_batch,
+        "predict_csv": predict_csv,
+        "select_model": select_model,
+        "models": list_models,
+        "model_info": model_info,
+    }
+
+    def check(route: Route) -> Callable[[dict[str, ModuleType]], None]:
+        return lambda ops: checks[route.operation.name](route.spec, ops[module_name(route)])
 
     def plain(name: str) -> Callable[[dict[str, ModuleType]], None]:
         return lambda ops: expect(ops[name], anonymous)
 
+    routes = service_routes(DATASETS.values(), AT_ROOT)
     return {
-        "penguin_classifier_predict": predict,
-        "penguin_classifier_predict_batch": predict_batch,
-        "penguin_classifier_predict_csv": predict_csv,
-        "penguin_classifier_select_model": select_model,
-        "list_models_models_get": list_models,
-        "model_info_model_info_get": model_info,
+        **{module_name(route): check(route) for route in routes},
         **{name: plain(name) for name in ("get_livez", "get_readyz", "get_healthz", "get_metrics")},
     }
+
+
+def module_name(route: Route) -> str:
+    """The generated module of a route: named after its operationId (BentoML's ``<service>_<api>``
+    for POST routes, ``<api><path>_get`` for the GET routes)."""
+    if route.operation.method == "GET":
+        return f"{route.api_name}{route.path.replace('/', '_')}_get"
+    return f"tabserve_{route.api_name}"
 
 
 def main(package_dir: Path, url: str, token: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import strategies as st
 
-from tabserve.datasets import PENGUINS, CategoricalFeature, DatasetSpec, NumericFeature
+from tabserve.datasets import DATASETS, CategoricalFeature, DatasetSpec, NumericFeature
 
 
 def cells(feature: NumericFeature | CategoricalFeature) -> st.SearchStrategy[str]:
@@ -25,12 +25,17 @@ def cells(feature: NumericFeature | CategoricalFeature) -> st.SearchStrategy[str
 
 
 @st.composite
-def csv_files(draw: st.DrawFn, spec: DatasetSpec) -> bytes:
-    """A header naming the required columns and any others, in any order; 1-5 rows; blank lines."""
-    features = {f.name: f for f in (*spec.numeric, *spec.categorical)}
-    required = [f.name for f in spec.categorical if f.required]
-    optional = [name for name in features if name not in required]
-    chosen = required + draw(st.lists(st.sampled_from(optional), unique=True))
+def csv_files(draw: st.DrawFn, specs: tuple[DatasetSpec, ...]) -> bytes:
+    """A file every dataset's /predict_csv accepts: for each dataset its required columns and at
+    least one column (the others' columns pass through), in any order; 1-5 rows; blank lines."""
+    features = {f.name: f for spec in specs for f in (*spec.numeric, *spec.categorical)}
+    chosen: list[str] = []
+    for spec in specs:
+        required = [f.name for f in spec.categorical if f.required]
+        optional = [f.name for f in (*spec.numeric, *spec.categorical) if f.name not in required]
+        chosen += required + draw(
+            st.lists(st.sampled_from(optional), unique=True, min_size=0 if required else 1)
+        )
     header = draw(st.permutations(chosen))
     rows = draw(st.lists(st.tuples(*(cells(features[name]) for name in header)), min_size=1, max_size=5))
     newline = draw(st.sampled_from(["\n", "\r\n"]))
@@ -40,4 +45,4 @@ def csv_files(draw: st.DrawFn, spec: DatasetSpec) -> bytes:
     return (newline.join(lines) + newline).encode()
 
 
-schemathesis.openapi.media_type("text/csv", csv_files(PENGUINS))
+schemathesis.openapi.media_type("text/csv", csv_files(tuple(DATASETS.values())))

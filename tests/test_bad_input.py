@@ -13,10 +13,15 @@ import httpx
 import pytest
 
 from load_tests.server import Server
+from tabserve.datasets import BREAST_CANCER
 from tests.test_service import CSV_HEADER, EXAMPLE
 
 JSON = {"Content-Type": "application/json"}
 ROW = "Biscoe,39.1,18.7,181,3750,male"
+#: A breast-cancer sample as the old API took it: 30 numbers in scikit-learn's feature order.
+VECTOR = list(BREAST_CANCER.example.values())
+SAMPLE = BREAST_CANCER.example
+BC = "/breast_cancer"
 
 
 @dataclass(frozen=True)
@@ -70,10 +75,28 @@ CATALOGUE = [
     Case("csv no model column", "/predict_csv", 400, "none of the model's columns", upload("colour,size\nred,3\n")),
     Case("csv repeated column", "/predict_csv", 400, "named more than once: id", upload(f"id,id,{CSV_HEADER}\n1,2,{ROW}\n")),
     Case("csv without file", "/predict_csv", 400, "file", {"data": {"other": "x"}, "files": {"nothing": ("a", b"b")}}),
+    Case("csv file sent as text", "/predict_csv", 400, "must be file uploads", {"data": {"file": f"{CSV_HEADER}\n{ROW}\n"}, "files": {"other": ("a", b"b")}}),
     Case("csv as json", "/predict_csv", 415, "multipart/form-data", {"json": {"file": ROW}}),
     Case("multipart without boundary", "/predict_csv", 400, "boundary", raw(f"{CSV_HEADER}\n{ROW}\n", "multipart/form-data")),
     Case("malformed multipart", "/predict_csv", 400, "multipart", raw(b"--xyz\r\n[not a header]\r\n\r\nx\r\n--xyz--\r\n", "multipart/form-data; boundary=xyz")),
     Case("select missing field", "/select_model", 400, "model", {"json": {}}),
+    Case("bc too few features", f"{BC}/predict", 400, "takes 30 numbers", {"json": {"features": VECTOR[:29]}}),
+    Case("bc too many features", f"{BC}/predict", 400, "takes 30 numbers", {"json": {"features": [*VECTOR, 1.0]}}),
+    Case("bc features and names", f"{BC}/predict", 400, "not both", {"json": {"features": VECTOR, "mean_radius": 1.0}}),
+    Case("bc nan", f"{BC}/predict", 400, "mean_radius", raw('{"features": [NaN' + ", 1" * 29 + "]}")),
+    Case("bc infinity", f"{BC}/predict", 400, "worst_area", raw('{"worst_area": Infinity}')),
+    Case("bc string", f"{BC}/predict", 400, "mean_texture", {"json": {**SAMPLE, "mean_texture": "10.4"}}),
+    Case("bc negative", f"{BC}/predict", 400, "mean_area", {"json": {**SAMPLE, "mean_area": -1.0}}),
+    Case("bc absurd", f"{BC}/predict", 400, "mean_radius", {"json": {**SAMPLE, "mean_radius": 1e9}}),
+    Case("bc unknown field", f"{BC}/predict", 400, "tumour_size", {"json": {**SAMPLE, "tumour_size": 3}}),
+    Case("bc penguin", f"{BC}/predict", 400, "island", {"json": EXAMPLE}),
+    Case("bc empty batch", f"{BC}/predict_batch", 400, "rows", {"json": {"rows": []}}),
+    Case("bc empty vectors", f"{BC}/predict_batch", 400, "features", {"json": {"features": []}}),
+    Case("bc batch short vector", f"{BC}/predict_batch", 400, "takes 30 numbers", {"json": {"features": [VECTOR, VECTOR[:3]]}}),
+    Case("bc batch both", f"{BC}/predict_batch", 400, "'rows' (objects) or as 'features'", {"json": {"rows": [SAMPLE], "features": [VECTOR]}}),
+    Case("bc batch neither", f"{BC}/predict_batch", 400, "'rows' (objects) or as 'features'", {"json": {}}),
+    Case("bc csv penguins", f"{BC}/predict_csv", 400, "none of the model's columns", upload(f"{CSV_HEADER}\n{ROW}\n")),
+    Case("bc select a penguin model", f"{BC}/select_model", 400, "belongs to the dataset 'penguins'", {"json": {"model": "penguins_knn"}}),
     Case("select number", "/select_model", 400, "model", {"json": {"model": 3}}),
     Case("select unknown", "/select_model", 404, "xgboost", {"json": {"model": "xgboost"}}),
 ]  # fmt: skip

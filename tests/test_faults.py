@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 SLOW_CSV = csv_body(200_000, random.Random(3))
 
 
-INITIALISED = "Service penguin_classifier initialized"
+INITIALISED = "Service tabserve initialized"
 
 
 def post_slow_csv(url: str) -> httpx.Response:

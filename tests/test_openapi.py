@@ -21,7 +21,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from load_tests.server import ROOT, Server
-from tabserve.datasets import PENGUINS
+from tabserve.datasets import DATASETS
 from tests.conftest import ADMIN, ADMIN_TOKEN, HOME
 
 TESTS = Path(__file__).parent
@@ -39,7 +39,8 @@ def document(server: Server) -> dict[str, Any]:
 def default_model_after() -> Iterator[None]:
     """These tests call /select_model: afterwards the server answers with its default model again."""
     yield
-    (HOME / "state" / f"active-{PENGUINS.name}.json").unlink(missing_ok=True)
+    for name in DATASETS:
+        (HOME / "state" / f"active-{name}.json").unlink(missing_ok=True)
 
 
 def test_the_document_is_valid_openapi_31(document):
@@ -83,6 +84,7 @@ def test_a_generated_client_calls_every_operation(server, document, tmp_path, de
     # The project's Python runs it: the generated code needs httpx, attrs and python-dateutil.
     called = subprocess.run(
         [sys.executable, str(TESTS / "generated_client_calls.py"), str(client), server.url, ADMIN_TOKEN],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=300,

@@ -6,10 +6,11 @@ import json
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
 
 from load_tests.server import Server
-from tabserve.codecs.schema import prediction_model
 from tabserve.datasets import PENGUINS
+from tabserve.http.apis import schemas
 from tests.conftest import run_train
 
 EXAMPLE = {
@@ -51,7 +52,7 @@ def test_predict_answers_the_documented_example(client):
     assert response.headers["X-Model-Tag"] == body["model"]
     assert body["model"] == client.get("/models").json()["active"]
     # Encoded without BentoML's output validation: it must still be exactly the documented model.
-    assert prediction_model(PENGUINS).model_validate(body).model_dump() == body
+    assert TypeAdapter(schemas(PENGUINS).prediction).validate_python(body) == body
 
 
 @pytest.mark.parametrize(

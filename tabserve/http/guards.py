@@ -125,6 +125,10 @@ class RequireContentType:
         )
 
 
+#: Form fields that carry a file upload (``/predict_csv``'s ``file``).
+FILE_FIELDS = frozenset({"file"})
+
+
 class ValidateMultipart:
     """400 for a ``multipart/form-data`` body that cannot be parsed.
 
@@ -164,7 +168,15 @@ async def multipart_problem(headers: Headers, body: bytes) -> str | None:
         return exc.message
     except FormParserError as exc:
         return str(exc)
+    # BentoML reads a text part sent for a file field as a URL and downloads it: refuse it here.
+    texts = sorted(
+        {name for name, value in form.multi_items() if name in FILE_FIELDS and isinstance(value, str)}
+    )
     await form.close()
+    if texts:
+        return (
+            f"the field(s) {', '.join(texts)} must be file uploads (curl -F {texts[0]}=@data.csv), not text"
+        )
     return None
 
 
