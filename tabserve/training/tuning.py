@@ -38,7 +38,7 @@ class Split:
 
 
 def split_dataset(spec: DatasetSpec, seed: int) -> Split:
-    frame = spec.load()
+    frame = spec.load().dropna(subset=[spec.target])  # a row without a label teaches nothing
     X = normalise_frame(spec, frame)
     y = frame[spec.target].astype(str).to_numpy()
     X_train, X_test, y_train, y_test = train_test_split(
