@@ -114,4 +114,4 @@ def train(
             f"Default model (served unless one is chosen with /select_model): [bold]{default.tag}[/]"
             f" ({default.algorithm}, best held-out macro F1 among each algorithm's latest version)"
         )
-    console.print("See every version with [bold]bentoml models list[/].")
+    console.print("Compare every version, and see which one answers, with [bold]python models.py[/].")
