@@ -16,6 +16,7 @@ from tabserve.store.registry import (
     default_record,
     load_engine,
     load_pipeline,
+    refusal,
     resolve,
 )
 
@@ -121,3 +122,20 @@ def test_a_tampered_onnx_file_is_refused(trained, tmp_path):
     (copy / ONNX_FILE).write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
     with pytest.raises(IntegrityError, match=r"model\.onnx has sha256"):
         load_engine(PENGUINS, tampered)
+
+
+def test_refusal_names_what_loading_would_refuse_without_loading(trained, tmp_path):
+    original = next(r for r in trained if r.metadata["serving"]["engine"] == "onnxruntime")
+    copy = tmp_path / "model"
+    shutil.copytree(original.path, copy)
+    tampered = replace(original, path=copy)
+    assert refusal(PENGUINS, tampered) is None
+    (copy / MODEL_FILE).write_bytes(b"unused")  # the server runs the ONNX file, not the pickle
+    assert refusal(PENGUINS, tampered) is None
+    data = (copy / ONNX_FILE).read_bytes()
+    (copy / ONNX_FILE).write_bytes(data + b"\0")
+    assert "model.onnx has sha256" in refusal(PENGUINS, tampered)
+    other_classes = replace(original, metadata={**original.metadata, "classes": ["a", "b"]})
+    assert "differ from" in refusal(PENGUINS, other_classes)
+    with pytest.raises(ValueError, match="differ from"):
+        load_engine(PENGUINS, other_classes)

@@ -34,6 +34,17 @@ def declared_datasets(modules: str) -> dict[str, DatasetSpec]:
 
 
 DATASETS: dict[str, DatasetSpec] = declared_datasets(os.environ.get(DATASETS_ENV, ""))
+
+
+def chosen_datasets(text: str | None) -> list[DatasetSpec]:
+    """Comma-separated dataset names to their declarations; ``None`` or empty means every dataset."""
+    names = [part.strip() for part in (text or "").split(",") if part.strip()] or list(DATASETS)
+    unknown = [name for name in names if name not in DATASETS]
+    if unknown:
+        raise ValueError(f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
+    return [DATASETS[name] for name in dict.fromkeys(names)]
+
+
 #: Also served at the root (``/predict``...), where the service answered before it served many datasets.
 AT_ROOT = PENGUINS
 
@@ -46,4 +57,5 @@ __all__ = [
     "DatasetSpec",
     "NumericFeature",
     "RatioFeature",
+    "chosen_datasets",
 ]

@@ -83,10 +83,7 @@ class ModelServer:
 
     def _load(self, record: ModelRecord) -> None:
         try:
-            classes = record.metadata.get("classes", ())
-            if sorted(classes) != sorted(self.spec.classes):
-                raise ValueError(f"its classes {list(classes)} differ from {list(self.spec.classes)}")
-            engine = load_engine(self.spec, record)
+            engine = load_engine(self.spec, record)  # checks classes and sha256 first
         except Exception as exc:  # a broken model must not take the others down
             self._refused[record.tag] = str(exc)
             logger.error("Refusing model %s: %s", record.tag, exc)

@@ -134,24 +134,60 @@ def _verified_path(record: ModelRecord, filename: str, expected: str | None) -> 
     return path
 
 
-def load_pipeline(record: ModelRecord) -> Pipeline:
-    """Load a model's Pipeline after checking its file against the sha256 recorded at save time."""
+def _load_pipeline_file(path: Path) -> Pipeline:
     import joblib  # imports scikit-learn: only paid by models without the ONNX fast path
     from threadpoolctl import threadpool_limits
 
-    pipeline = joblib.load(_verified_path(record, MODEL_FILE, record.metadata.get("model_sha256")))
+    pipeline = joblib.load(path)
     # One OpenMP/BLAS thread per worker: more only fight the other worker and the event loop.
     threadpool_limits(limits=1)
     return pipeline
 
 
-def load_engine(spec: DatasetSpec, record: ModelRecord) -> Engine:
-    """The fastest verified way to run a model: its ONNX conversion if it has one, else the Pipeline."""
+def load_pipeline(record: ModelRecord) -> Pipeline:
+    """Load a model's Pipeline after checking its file against the sha256 recorded at save time."""
+    return _load_pipeline_file(_verified_path(record, MODEL_FILE, record.metadata.get("model_sha256")))
+
+
+def _served_file(record: ModelRecord) -> tuple[str, str | None]:
+    """The file the server runs a model from, and its recorded sha256: the ONNX conversion when it
+    passed the parity check at save time, else the pickled Pipeline."""
     serving = record.metadata.get("serving", {})
     if serving.get("engine") == OnnxEngine.name:
-        path = _verified_path(record, ONNX_FILE, serving.get("onnx_sha256"))
+        return ONNX_FILE, serving.get("onnx_sha256")
+    return MODEL_FILE, record.metadata.get("model_sha256")
+
+
+def verify(spec: DatasetSpec, record: ModelRecord) -> Path:
+    """Every check made before a model is loaded, without loading it; returns the file to load.
+
+    Raises ``ValueError`` when the model predicts other classes than the dataset declares and
+    :class:`IntegrityError` when the file is missing or differs from its recorded sha256.
+    """
+    classes = record.metadata.get("classes", ())
+    if sorted(classes) != sorted(spec.classes):  # in the model's own order: scikit-learn sorts them
+        raise ValueError(f"its classes {list(classes)} differ from {list(spec.classes)}")
+    return _verified_path(record, *_served_file(record))
+
+
+def refusal(spec: DatasetSpec, record: ModelRecord) -> str | None:
+    """Why the server would refuse to load a model (see :func:`verify`), or None if it would load it.
+
+    Cheap (one hash of one file), so listings can show which versions are servable.
+    """
+    try:
+        verify(spec, record)
+    except (ValueError, IntegrityError) as exc:
+        return str(exc)
+    return None
+
+
+def load_engine(spec: DatasetSpec, record: ModelRecord) -> Engine:
+    """The fastest verified way to run a model: its ONNX conversion if it has one, else the Pipeline."""
+    path = verify(spec, record)
+    if path.name == ONNX_FILE:
         return OnnxEngine(spec, path.read_bytes())
-    return SklearnEngine(spec, load_pipeline(record))  # the fallback
+    return SklearnEngine(spec, _load_pipeline_file(path))  # the fallback
 
 
 def latest(records: list[ModelRecord]) -> ModelRecord:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tabserve.datasets import DATASETS, DatasetSpec
+from tabserve.datasets import DATASETS, DatasetSpec, chosen_datasets
 from tabserve.training.algorithms import ALGORITHMS, parse_algorithm_ids
 from tabserve.training.tuning import TrainedModel, roc_auc, split_dataset, train_algorithm
 
@@ -28,14 +28,10 @@ def _algorithm_list(value: str | None) -> list[str]:
 
 
 def _dataset_list(value: str | None) -> list[DatasetSpec]:
-    """Comma-separated dataset names to specs; ``None`` or empty means every declared dataset."""
-    names = [part.strip() for part in (value or "").split(",") if part.strip()] or list(DATASETS)
-    unknown = [name for name in names if name not in DATASETS]
-    if unknown:
-        raise typer.BadParameter(
-            f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(DATASETS)}"
-        )
-    return [DATASETS[name] for name in dict.fromkeys(names)]
+    try:
+        return chosen_datasets(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
 
 
 @app.command()
@@ -136,3 +132,4 @@ def _train_dataset(
             f"Default model (served unless one is chosen with /select_model): [bold]{default.tag}[/]"
             f" ({default.algorithm}, best held-out macro F1 among each algorithm's latest version)"
         )
+    console.print("Compare every version, and see which one answers, with [bold]python models.py[/].")

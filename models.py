@@ -1,0 +1,6 @@
+"""List the model store's versions to choose which one serves: ``python models.py --help``."""
+
+from tabserve.store.cli import app
+
+if __name__ == "__main__":
+    app()

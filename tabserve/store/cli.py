@@ -1,0 +1,191 @@
+"""The ``models.py`` command line: the store's versions of one dataset, to choose which one serves.
+
+``bentoml models list`` shows neither algorithm nor metrics nor which version answers, and cuts tags
+at 80 columns; this lists what choosing needs, with the same rules the server applies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich import box
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from tabserve.datasets import DATASETS, DatasetSpec, chosen_datasets
+from tabserve.store.state import ActiveModelFile, default_state_dir
+
+if TYPE_CHECKING:
+    from tabserve.store.registry import ModelRecord
+
+app = typer.Typer(add_completion=False, rich_markup_mode="rich")
+#: The metrics a choice rests on: the default is picked by macro F1, then log loss.
+KEY_METRICS = (("f1_macro", "macro F1"), ("accuracy", "accuracy"), ("log_loss", "log loss"))
+
+
+@dataclass(frozen=True)
+class StoreView:
+    """One dataset's versions with the server's view of them: which load, which is chosen, which answers."""
+
+    spec: DatasetSpec
+    records: list[ModelRecord]
+    refusals: dict[str, str]
+    selected: str | None
+    default: str | None
+    active: str | None
+    state_file: str
+
+    def labels(self, tag: str) -> list[str]:
+        """Every role the version has: "active" (answers predictions), "selected" (chosen with
+        /select_model), "default" (answers when nothing is selected), "not servable"."""
+        roles = {"active": self.active, "selected": self.selected, "default": self.default}
+        labels = [label for label, holder in roles.items() if holder == tag]
+        if tag in self.refusals:
+            labels.append("not servable")
+        return labels
+
+    def warning(self) -> str | None:
+        """Why the active model is not the one a reader would expect, if it is not."""
+        if self.selected is not None and self.selected in self.refusals:
+            return (
+                f"Nothing answers: the selected {self.selected} is not servable, so predictions and "
+                "/readyz answer 503 until another model is selected."
+            )
+        if self.active is None:
+            return "Nothing answers: no servable model; train one with python train.py."
+        if self.selected is not None and self.selected != self.active:
+            return f"The selected {self.selected} is not in the store, so the default answers."
+        return None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "dataset": self.spec.name,
+            "active": self.active,
+            "selected": self.selected,
+            "default": self.default,
+            "state_file": self.state_file,
+            "models": [
+                {
+                    "tag": r.tag,
+                    "algorithm": r.algorithm,
+                    "metrics": r.metrics,
+                    "created": r.created.isoformat(),
+                    "engine": r.metadata.get("serving", {}).get("engine"),
+                    "servable": r.tag not in self.refusals,
+                    "refused": self.refusals.get(r.tag),
+                    "active": r.tag == self.active,
+                    "selected": r.tag == self.selected,
+                    "default": r.tag == self.default,
+                }
+                for r in self.records
+            ],
+        }
+
+
+def store_view(spec: DatasetSpec) -> StoreView:
+    """Read the store and the selection the way ``ModelServer`` does (``tabserve/serving.py``).
+
+    The default is chosen among servable versions; a selected version that is not servable makes the
+    server fail closed (nothing active), one that is gone from the store gives way to the default.
+    """
+    from tabserve.store.registry import default_record, list_records, refusal
+
+    records = list_records(spec.name)
+    refusals = {r.tag: reason for r in records if (reason := refusal(spec, r)) is not None}
+    default = default_record([r for r in records if r.tag not in refusals])
+    default_tag = default.tag if default else None
+    state = ActiveModelFile(default_state_dir(), spec.name)
+    selected = state.read()
+    if selected is None or selected not in {r.tag for r in records}:
+        active = default_tag
+    else:
+        active = None if selected in refusals else selected
+    return StoreView(spec, records, refusals, selected, default_tag, active, str(state.path))
+
+
+def _metric(value: float | None) -> str:
+    """Four decimals; tiny values (a log loss of 4e-05) in exponent form rather than as 0.0000."""
+    if value is None:
+        return ""
+    return f"{value:.4f}" if value == 0 or abs(value) >= 1e-4 else f"{value:.1e}"
+
+
+def _status(view: StoreView, tag: str) -> Text:
+    styles = {"active": "bold green", "not servable": "bold red"}
+    return Text("\n").join(Text(label, styles.get(label, "")) for label in view.labels(tag))
+
+
+def table(view: StoreView) -> Table:
+    """Newest first, within 80 columns (79 for this project's longest tag): the tag never wraps,
+    since it is what /select_model takes, and the algorithm and creation time go under it."""
+    result = Table(
+        title=f"{view.spec.title} models (dataset {view.spec.name}), newest first",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 0),
+    )
+    result.add_column("tag\n  algorithm, created (UTC)", width=max(len(r.tag) for r in view.records))
+    for _, header in KEY_METRICS:
+        result.add_column(header, justify="right", width=max(7, *map(len, header.split())))
+    result.add_column("status", width=8)
+    for record in view.records:
+        result.add_row(
+            Group(
+                Text(record.tag, "bold", no_wrap=True),
+                Text(f"  {record.algorithm}, {record.created.astimezone(UTC):%Y-%m-%d %H:%M}", "dim"),
+            ),
+            *(_metric(record.metrics.get(key)) for key, _ in KEY_METRICS),
+            _status(view, record.tag),
+        )
+    return result
+
+
+def print_view(console: Console, view: StoreView) -> None:
+    if not view.records:
+        console.print(f"No {view.spec.name} models in the store; train some with python train.py.")
+        return
+    console.print(table(view))
+    console.print(
+        "active answers predictions; selected was chosen with POST /select_model (kept in "
+        f"{view.state_file}); default answers when nothing is selected; not servable is refused "
+        "when loading. Everything about a version: bentoml models get <tag>.",
+        highlight=False,
+    )
+    for tag, reason in view.refusals.items():
+        named = reason if reason.startswith(tag) else f"{tag}: {reason}"
+        console.print(f"Not servable: {named}", style="red", highlight=False)
+    if warning := view.warning():
+        console.print(warning, style="bold yellow", highlight=False)
+
+
+@app.command()
+def models(
+    dataset: Annotated[
+        str | None, typer.Option(help=f"Comma-separated datasets (default: all): {', '.join(DATASETS)}")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON for scripts: a list with one document per dataset")
+    ] = False,
+) -> None:
+    """List the store's model versions with algorithm, metrics, whether each would load, and
+    which one answers predictions (selected with /select_model, else the default)."""
+    try:
+        specs = chosen_datasets(dataset)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+    views = [store_view(spec) for spec in specs]
+    if as_json:
+        typer.echo(json.dumps([view.as_json() for view in views], indent=2))
+        return
+    console = Console()
+    for view in views:
+        print_view(console, view)
