@@ -118,12 +118,12 @@ def _metric(value: float | None) -> str:
 
 def _status(view: StoreView, tag: str) -> Text:
     styles = {"active": "bold green", "not servable": "bold red"}
-    return Text("\n").join(Text(label, styles.get(label, "")) for label in view.labels(tag))
+    return Text(", ").join(Text(label, styles.get(label, "")) for label in view.labels(tag))
 
 
 def table(view: StoreView) -> Table:
-    """Newest first, within 80 columns (79 for this project's longest tag): the tag never wraps,
-    since it is what /select_model takes, and the algorithm and creation time go under it."""
+    """Newest first, within 80 columns: the tag never wraps or shortens, since it is what
+    /select_model takes; the algorithm, creation time and status go on the line under it."""
     result = Table(
         title=f"{view.spec.title} models (dataset {view.spec.name}), newest first",
         title_justify="left",
@@ -132,25 +132,25 @@ def table(view: StoreView) -> Table:
         pad_edge=False,
         padding=(0, 0),
     )
-    result.add_column("tag\n  algorithm, created (UTC)", width=max(len(r.tag) for r in view.records))
+    longest = max(len(r.tag) for r in view.records)
+    result.add_column("tag\n  algorithm, created (UTC), status", min_width=longest, no_wrap=True)
     for _, header in KEY_METRICS:
         result.add_column(header, justify="right", width=max(7, *map(len, header.split())))
-    result.add_column("status", width=8)
     for record in view.records:
+        details = Text(f"  {record.algorithm}, {record.created.astimezone(UTC):%Y-%m-%d %H:%M}", "dim")
+        if view.labels(record.tag):
+            details += Text(", ") + _status(view, record.tag)
         result.add_row(
-            Group(
-                Text(record.tag, "bold", no_wrap=True),
-                Text(f"  {record.algorithm}, {record.created.astimezone(UTC):%Y-%m-%d %H:%M}", "dim"),
-            ),
+            Group(Text(record.tag, "bold", no_wrap=True), details),
             *(_metric(record.metrics.get(key)) for key, _ in KEY_METRICS),
-            _status(view, record.tag),
         )
     return result
 
 
 def print_view(console: Console, view: StoreView) -> None:
     if not view.records:
-        console.print(f"No {view.spec.name} models in the store; train some with python train.py.")
+        name = view.spec.name
+        console.print(f"No {name} models in the store; train some with python train.py --dataset {name}.")
         return
     console.print(table(view))
     console.print(
