@@ -190,9 +190,14 @@ def test_health_metrics_and_docs_keep_working(client):
 
 def test_openapi_document_describes_this_service(client):
     document = client.get("/docs.json").json()
-    assert document["info"]["title"] == "Penguin species classifier"
+    assert document["info"]["title"] == "Tabular classifiers (tabserve)"
     assert document["info"]["version"] == "0.1.0"
     assert "Palmer penguin" in document["info"]["description"]
+    assert "/breast_cancer/..." in document["info"]["description"]
+    assert {tag["name"] for tag in document["tags"]} >= {
+        "Palmer Penguins species",
+        "Wisconsin breast cancer diagnosis",
+    }
     assert "BentoML Slack" not in json.dumps(document)
     paths = document["paths"]
     assert {"/predict", "/predict_batch", "/predict_csv", "/select_model", "/models", "/model_info"} <= set(

@@ -167,7 +167,8 @@ class ServiceDocs:
                     _one_way_of_sending_rows(operation, route.spec, schemas)
         _drop_bentoml_keywords(document)
         document["openapi"] = OPENAPI_VERSION
-        document["tags"] = [{"name": tag} for tag in dict.fromkeys(r.tag for r in self.routes.values())]
+        tags = {route.tag: route.spec.description for route in self.routes.values()}
+        document["tags"] = [{"name": tag, "description": text} for tag, text in tags.items()]
         for path, item in paths.items():
             if path in self.routes:
                 _add_examples(item, examples(self.routes[path]))

@@ -33,9 +33,20 @@ model store. Every dataset D has the same routes:
 * `POST /D/select_model`: switch D's answering model by tag, model name, algorithm id or version
   (admin: `Authorization: Bearer <token>`, the server's `PENGUIN_ADMIN_TOKEN`).
 
-The penguin routes are also at the root (`/predict`, ...). Every prediction names its model in
-`model` and in the `X-Model-Tag` header. Every error is JSON: `{"error": "what went wrong and what to do"}`.
+Every prediction names its model in `model` and in the `X-Model-Tag` header. Every error is JSON:
+`{"error": "what went wrong and what to do"}`.
 """
+
+
+def describe(routes: tuple[Route, ...]) -> str:
+    """The service's description: the routes every dataset has, then each dataset and where it is."""
+    specs = {route.spec.name: route.spec for route in routes}
+    at_root = {route.spec.name for route in routes if not route.prefix}
+    lines = [DESCRIPTION, "Datasets:", ""]
+    for name, spec in specs.items():
+        where = f"`/{name}/...`" + (" and the root (`/predict`, ...)" if name in at_root else "")
+        lines.append(f"* **{spec.title}** at {where}: {spec.description}")
+    return "\n".join(lines) + "\n"
 
 
 def install_http_surface(service: Any, routes: tuple[Route, ...], read_routes: tuple[ReadRoute, ...]) -> None:
@@ -57,7 +68,7 @@ def install_http_surface(service: Any, routes: tuple[Route, ...], read_routes: t
         rewrite=ServiceDocs(
             title=TITLE,
             version=__version__,
-            description=DESCRIPTION,
+            description=describe(routes),
             routes=routes,
             read_routes=read_routes,
             admin_token_env=ADMIN_TOKEN_ENV,

@@ -125,7 +125,7 @@ def table(view: StoreView) -> Table:
     """Newest first, within 80 columns: the tag never wraps or shortens, since it is what
     /select_model takes; the algorithm, creation time and status go on the line under it."""
     result = Table(
-        title=f"{view.spec.title} models (dataset {view.spec.name}), newest first",
+        title=f"{view.spec.title} ({view.spec.name}) models, newest first",
         title_justify="left",
         box=box.SIMPLE_HEAD,
         show_edge=False,
@@ -187,5 +187,7 @@ def models(
         typer.echo(json.dumps([view.as_json() for view in views], indent=2))
         return
     console = Console()
-    for view in views:
+    for number, view in enumerate(views):
+        if number:
+            console.print()
         print_view(console, view)

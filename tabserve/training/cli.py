@@ -54,7 +54,9 @@ def train(
     ids = _algorithm_list(algorithms)
     # Imported late: importing bentoml is slow, and --help should not pay for it.
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
-    for spec in specs:
+    for number, spec in enumerate(specs):
+        if number:
+            console.print()
         _train_dataset(spec, ids, seed=seed, cv_folds=cv_folds, quick=quick, dry_run=dry_run)
     if not dry_run:
         console.print("See every version with [bold]bentoml models list[/].")
