@@ -41,8 +41,9 @@ def expect(module: ModuleType, client: Any, kind: type | None = None, **kwargs: 
 
 
 def body_type(module: ModuleType) -> Any:
-    """The generated class of an operation's request body."""
-    return typing.get_type_hints(module.sync_detailed)["body"]
+    """The generated class of an operation's request body (``X | Unset`` where it may be left out)."""
+    hint = typing.get_type_hints(module.sync_detailed)["body"]
+    return next((kind for kind in typing.get_args(hint) if hasattr(kind, "from_dict")), hint)
 
 
 def csv_text(spec: DatasetSpec) -> bytes:

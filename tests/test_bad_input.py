@@ -96,7 +96,7 @@ CATALOGUE = [
     Case("bc batch both", f"{BC}/predict_batch", 400, "'rows' (objects) or as 'features'", {"json": {"rows": [SAMPLE], "features": [VECTOR]}}),
     Case("bc batch neither", f"{BC}/predict_batch", 400, "'rows' (objects) or as 'features'", {"json": {}}),
     Case("bc csv penguins", f"{BC}/predict_csv", 400, "none of the model's columns", upload(f"{CSV_HEADER}\n{ROW}\n")),
-    Case("bc select a penguin model", f"{BC}/select_model", 400, "belongs to the dataset 'penguins'", {"json": {"model": "penguins_knn"}}),
+    Case("bc select a penguin model", f"{BC}/select_model", 404, "belongs to the dataset 'penguins'", {"json": {"model": "penguins_knn"}}),
     Case("select number", "/select_model", 400, "model", {"json": {"model": 3}}),
     Case("select unknown", "/select_model", 404, "xgboost", {"json": {"model": "xgboost"}}),
 ]  # fmt: skip

@@ -51,7 +51,7 @@ RECORDS = [
         ("svm", "penguins_svm:aab222"),  # algorithm: latest model
         ("knn", "penguins_knn:ccc333"),
         ("penguins_svm:aab", "penguins_svm:aab222"),  # unique version prefix
-        ("aab", "penguins_svm:aab222"),  # bare unique version prefix
+        ("aab2", "penguins_svm:aab222"),  # bare unique version prefix
         ("ccc333", "penguins_knn:ccc333"),  # bare version
         (" knn ", "penguins_knn:ccc333"),
     ],
@@ -72,10 +72,14 @@ def test_ambiguous_selector_lists_the_candidates():
     assert caught.value.candidates == ["penguins_svm:aaa111", "penguins_svm:aab222"]
 
 
-def test_an_ambiguous_bare_version_prefix_lists_the_candidates():
+def test_a_bare_version_prefix_needs_four_characters_and_one_match():
+    more = [*RECORDS, record("penguins_knn", "aab2zz", "knn", 4)]
     with pytest.raises(AmbiguousSelector) as caught:
-        resolve("aa", RECORDS)
-    assert caught.value.candidates == ["penguins_svm:aaa111", "penguins_svm:aab222"]
+        resolve("aab2", more)
+    assert caught.value.candidates == ["penguins_knn:aab2zz", "penguins_svm:aab222"]
+    for short in ("", "a", "aab"):
+        with pytest.raises(ModelNotFound):
+            resolve(short, RECORDS)
 
 
 def test_a_name_that_is_also_another_models_algorithm_is_ambiguous():

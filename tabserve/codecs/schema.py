@@ -69,12 +69,9 @@ def input_model(spec: DatasetSpec) -> type[BaseModel]:
                 json_schema_extra=vector_schema(spec),
             ),
         )
+        # Either the vector alone or the named fields alone (the OpenAPI document says so too:
+        # tabserve.http.openapi, since BentoML's schema classes cannot carry the keyword).
         validators["named_from_vector"] = model_validator(mode="before")(_named_from_vector(spec))
-        # Either the vector alone, or the named fields alone: the document says what the server does.
-        extra["oneOf"] = [
-            {"required": [FEATURES], "maxProperties": 1},
-            {"not": {"required": [FEATURES]}},
-        ]
     return create_model(
         spec.schema_name,
         __config__=ConfigDict(extra="forbid", json_schema_extra=extra),

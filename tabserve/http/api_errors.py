@@ -66,9 +66,9 @@ def as_api_error(exc: Exception) -> ApiError | None:
                 f"{exc.selector!r} matches several models; send one of 'choices'",
                 exc.candidates,
             )
-        case WrongDataset():
+        case WrongDataset():  # not found among this dataset's models, with where it is instead
             return ApiError(
-                400,
+                404,
                 f"{exc.tag} belongs to the dataset {exc.dataset!r}, not {exc.expected!r}; "
                 f"select it at /{exc.dataset}/select_model",
             )

@@ -102,8 +102,9 @@ def _predict_batch(spec: DatasetSpec) -> Callable[..., Any]:
     if types.vectors is None:
         parameters.append(inspect.Parameter(noun, keyword, annotation=types.rows))
     else:
-        parameters.append(inspect.Parameter(noun, keyword, default=None, annotation=types.rows | None))
-        parameters.append(inspect.Parameter(FEATURES, keyword, default=None, annotation=types.vectors | None))
+        # Either may be left out (the default None is never validated), but neither may be null.
+        parameters.append(inspect.Parameter(noun, keyword, default=None, annotation=types.rows))
+        parameters.append(inspect.Parameter(FEATURES, keyword, default=None, annotation=types.vectors))
     ctx = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=bentoml.Context)
     predict_batch.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [*parameters, ctx], return_annotation=types.batch_prediction

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import Scope
 
+from tabserve.codecs.schema import FEATURES
+
 if TYPE_CHECKING:
     from tabserve.datasets import DatasetSpec
     from tabserve.http.read_routes import ReadRoute
@@ -157,14 +159,11 @@ class ServiceDocs:
                 _declare_request_body(operation)
                 _restore_schemas(operation, schemas)
                 _text_responses_are_strings(operation)
-                if route is not None and route.operation.name == "predict_csv":
+                kind = route.operation.name if route is not None else None
+                if kind == "predict_csv":
                     _describe_upload(operation, csv_upload(route.spec), schemas)
-                if (
-                    route is not None
-                    and route.operation.name == "predict_batch"
-                    and route.spec.accepts_vectors
-                ):
-                    _one_way_of_sending_rows(operation, route.spec, schemas)
+                if kind in ("predict", "predict_batch") and route.spec.accepts_vectors:
+                    _one_way_of_sending_rows(operation, route.spec, schemas, batch=kind == "predict_batch")
         _drop_bentoml_keywords(document)
         document["openapi"] = OPENAPI_VERSION
         tags = {route.tag: route.spec.description for route in self.routes.values()}
@@ -208,14 +207,29 @@ def _add_examples(item: dict[str, Any], route_examples: Any) -> None:
             media["example"] = route_examples.response
 
 
-def _one_way_of_sending_rows(operation: dict[str, Any], spec: DatasetSpec, schemas: dict[str, Any]) -> None:
-    """A batch of a numbers-only dataset comes as named rows or as number lists: exactly one of them."""
+def _one_way_of_sending_rows(
+    operation: dict[str, Any], spec: DatasetSpec, schemas: dict[str, Any], *, batch: bool
+) -> None:
+    """A numbers-only dataset's rows come named or as number lists (``features``), never both.
+
+    Said with ``if``/``then`` and ``dependentSchemas`` (JSON Schema 2020-12, OpenAPI 3.1): a ``oneOf``
+    of typeless schemas makes client generators fail, and BentoML's schema classes, which build the
+    document, know neither keyword, so they are added here.
+    """
     body = operation["requestBody"]
-    body["required"] = True
     schema = body["content"]["application/json"]["schema"]
     if "$ref" in schema:
         schema = schemas[schema["$ref"].removeprefix(SCHEMA_REF)]
-    schema["oneOf"] = [{"required": [spec.rows_noun]}, {"required": ["features"]}]
+    if not batch:  # one row, alone or in a batch: the vector alone, or named fields alone
+        for name in (spec.schema_name, f"{spec.schema_name}IODescriptor"):
+            schemas[name]["dependentSchemas"] = {FEATURES: {"maxProperties": 1}}
+        return
+    body["required"] = True
+    for name in (spec.rows_noun, FEATURES):  # may be left out, but not null: no null default
+        schema["properties"][name].pop("default", None)
+    schema["if"] = {"not": {"required": [spec.rows_noun]}}
+    schema["then"] = {"required": [FEATURES]}
+    schema["dependentSchemas"] = {spec.rows_noun: {"not": {"required": [FEATURES]}}}
 
 
 def _declare_request_body(operation: dict[str, Any]) -> None:

@@ -32,6 +32,8 @@ ONNX_FILE = "model.onnx"
 #: Largest difference in any probability the ONNX fast path may show against the Pipeline.
 PARITY_TOLERANCE = 1e-5
 MODEL_MODULE = "bentoml.sklearn"
+#: The shortest bare version prefix that selects (a shorter one is too likely to be a typo).
+MIN_VERSION_PREFIX = 4
 LIBRARIES = ("scikit-learn", "numpy", "pandas", "joblib", "bentoml", "skl2onnx", "onnxruntime")
 
 
@@ -200,7 +202,7 @@ def resolve(selector: str, records: list[ModelRecord]) -> ModelRecord:
 
     A name means its latest version and an algorithm id the latest model trained with it. A bare
     version prefix (what users copy from ``bentoml models list``) is tried only when nothing is
-    named so exactly, and must match one version.
+    named so exactly, must be at least :data:`MIN_VERSION_PREFIX` characters long and match one version.
     """
     selector = selector.strip()
     for record in records:
@@ -218,7 +220,7 @@ def resolve(selector: str, records: list[ModelRecord]) -> ModelRecord:
             if matching:
                 best = latest(matching)
                 candidates[best.tag] = best
-        if not candidates:
+        if not candidates and len(selector) >= MIN_VERSION_PREFIX:
             candidates = {r.tag: r for r in records if r.version.startswith(selector)}
     if not candidates:
         choices = sorted(
