@@ -22,7 +22,7 @@ os.environ["BENTOML_DO_NOT_TRACK"] = "true"
 os.environ["TABSERVE_STATE_DIR"] = str(HOME / "state")
 
 from load_tests.server import ADMIN_TOKEN_ENV, ROOT, SERVICE_NAME, Server, admin_headers, derived_config  # noqa: E402
-from tabserve.datasets import PENGUINS  # noqa: E402
+from tabserve.datasets import AT_ROOT, DATASETS  # noqa: E402
 from tabserve.store.registry import ModelRecord, list_records  # noqa: E402
 
 #: Every server the tests start inherits this admin token; ``ADMIN`` is the header that sends it.
@@ -68,11 +68,17 @@ def run_train(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="session")
-def trained() -> list[ModelRecord]:
-    """One quick-trained version of every algorithm in the temporary store."""
+def trained_datasets() -> dict[str, list[ModelRecord]]:
+    """One quick-trained version of every algorithm of every dataset in the temporary store."""
     result = run_train("--quick")
     assert result.returncode == 0, result.stdout + result.stderr
-    return list_records(PENGUINS.name)
+    return {name: list_records(name) for name in DATASETS}
+
+
+@pytest.fixture(scope="session")
+def trained(trained_datasets: dict[str, list[ModelRecord]]) -> list[ModelRecord]:
+    """The models of the dataset served at the root (the routes most tests call)."""
+    return trained_datasets[AT_ROOT.name]
 
 
 @pytest.fixture(scope="session")
@@ -94,6 +100,7 @@ def server(trained: list[ModelRecord], logs: Path) -> Iterator[Server]:
 def client(server: Server) -> Iterator[httpx.Client]:
     """An operator's HTTP client (admin token included) on a server whose active model is the
     default (no choice recorded)."""
-    (HOME / "state" / f"active-{PENGUINS.name}.json").unlink(missing_ok=True)
+    for name in DATASETS:
+        (HOME / "state" / f"active-{name}.json").unlink(missing_ok=True)
     with httpx.Client(base_url=server.url, timeout=60, headers=ADMIN) as http:
         yield http
