@@ -18,10 +18,10 @@ import random
 from typing import Any
 
 from locust import FastHttpUser, constant, constant_throughput, events, task
+from locust.exception import StopUser
 
 from load_tests.data import csv_body, load_dataset, paths, rows, sample
 from load_tests.server import admin_headers
-from tabserve.training.algorithms import ALGORITHMS
 
 SPEC = load_dataset()
 PATHS = paths(SPEC)
@@ -188,9 +188,22 @@ class SwitchUser(DatasetUser):
     fixed_count = 1
     wait_time = constant(0.5)
 
+    def on_start(self) -> None:
+        """The algorithms to switch between, from the server's own list: importing the training code
+        (scikit-learn) here would cost every Locust run seconds of its run time."""
+        super().on_start()
+        path = PATHS["models"]
+        with self.client.get(path, name=path, catch_response=True) as response:
+            models = response.json().get("models", []) if response.status_code == 200 else []
+            self.algorithms = sorted({model["algorithm"] for model in models if model["servable"]})
+            if not self.algorithms:
+                response.failure(f"HTTP {response.status_code}, no servable model to switch to")
+        if not self.algorithms:
+            raise StopUser()
+
     @task
     def select_model(self) -> None:
-        algorithm = self.rng.choice(list(ALGORITHMS))
+        algorithm = self.rng.choice(self.algorithms)
 
         def check(response: Any) -> str | None:
             return None if response.json().get("algorithm") == algorithm else "wrong model selected"
