@@ -1,10 +1,11 @@
 """The benchmark suite: ``python -m load_tests.bench --help``.
 
 Runs every Locust scenario headless against a URL (by default a ``bentoml serve`` it starts and
-stops itself), times the big single requests directly, and writes Locust's CSV and HTML reports,
-``summary.json``, plots and a table to ``results/<timestamp>/``. Throughput is reported as a ratio
-to ``/livez`` and to a constant-answer control service measured in the same run, so figures
-compare across noisy machines.
+stops itself), for each chosen dataset (default: every declared one; the root dataset at the root
+paths, the others at ``/<name>/...``), times the big single requests directly, and writes Locust's
+CSV and HTML reports, ``summary.json``, plots and a table to ``results/<timestamp>/``. Throughput is
+reported as a ratio to ``/livez`` and to a constant-answer control service measured in the same
+run, so figures compare across noisy machines.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,20 +31,31 @@ from rich.console import Console
 from rich.table import Table
 
 from load_tests.control_service import control_config
-from load_tests.data import csv_body, sample
+from load_tests.data import (
+    LOAD_DATASET_ENV,
+    csv_body,
+    datasets_named,
+    load_dataset,
+    paths,
+    sample,
+    scenario_label,
+)
 from load_tests.server import ADMIN_TOKEN_ENV, ROOT, Server, admin_headers
+from tabserve.datasets import AT_ROOT, DATASETS, DatasetSpec
+from tabserve.http.routes import MAX_BODY_MIB
 from tabserve.training.algorithms import ALGORITHMS
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 app = typer.Typer(add_completion=False)
 LOCUSTFILE = ROOT / "load_tests" / "locustfile.py"
 README = ROOT / "README.md"
-PREDICT = "/predict"
 README_START, README_END = "<!-- performance:start -->", "<!-- performance:end -->"
 #: Cold starts timed (median reported), the last of which serves the benchmark.
 READY_SAMPLES = 3
 #: Seconds of load on each server before anything is measured.
 WARM_UP_SECONDS = 10
+#: Rows of the big single requests. A CSV of a wide dataset gets fewer rows (see ``big_csv_rows``).
+BIG_BATCH_ROWS, BIG_CSV_ROWS = 10_000, 100_000
 
 
 @dataclass
@@ -62,6 +75,8 @@ class Result:
     failures_by_reason: dict[str, int] = field(default_factory=dict)
     #: The control's req/s measured just before this scenario, when it has one (see ``main``).
     paired_control_rps: float | None = None
+    #: The dataset whose routes the scenario drove (None: no dataset's, e.g. /livez).
+    dataset: str | None = None
 
     @property
     def total_rps(self) -> float:
@@ -85,9 +100,22 @@ def _percentile(response_times: dict[str, int], fraction: float) -> float:
     return ordered[-1][0] if ordered else 0.0
 
 
-#: Locust 2.47 counts --run-time from before the locustfile is imported (~2.5 s here); the
-#: figures below come from the requests' own timestamps, so the margin only adds load time.
-RUN_TIME_MARGIN = 4
+#: Locust 2.47 counts --run-time from before the locustfile is imported, and importing it loads
+#: the dataset's rows (3-5 s here for the penguins, more for a dataset that imports scikit-learn to
+#: load): each run gets this margin plus that import time, measured once per dataset, so every
+#: dataset gets its full load time. The figures below come from the requests' own timestamps, so
+#: the margin only adds load time.
+RUN_TIME_MARGIN = 1
+
+
+@cache
+def import_seconds(dataset: str) -> float:
+    """How long a fresh Python process takes to import the locustfile for ``dataset``."""
+    started = time.monotonic()
+    code = "import load_tests.locustfile"
+    env = {**os.environ, LOAD_DATASET_ENV: dataset}
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+    return time.monotonic() - started
 
 
 def run_locust(
@@ -99,18 +127,23 @@ def run_locust(
     out: Path,
     processes: int,
     endpoint: str,
+    dataset: DatasetSpec | None = None,
 ) -> Result:
-    """One headless Locust run; figures for ``endpoint``, reports in ``out/<name>*``."""
-    prefix = out / name.replace(" ", "_").replace(",", "")
+    """One headless Locust run on ``dataset`` (default: the locustfile's); figures for ``endpoint``,
+    reports in ``out/<name>*``."""
+    prefix = out / re.sub(r"[,()]", "", name).replace(" ", "_")
+    run_time = seconds + RUN_TIME_MARGIN + import_seconds((dataset or load_dataset()).name)
     command = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-        "-u", str(users), "-r", str(users), "-t", f"{round(seconds + RUN_TIME_MARGIN)}s", "--host", host,
+        "-u", str(users), "-r", str(users), "-t", f"{round(run_time)}s", "--host", host,
         "--csv", str(prefix), "--html", f"{prefix}.html", "--json-file", str(prefix),
         "--only-summary", "--stop-timeout", "10", "--exit-code-on-error", "0", "--loglevel", "WARNING",
     ]  # fmt: skip
     if processes > 1:
         command += ["--processes", str(processes)]
     env = {**os.environ, "LOCUST_FAILURES_JSON": f"{prefix}_failures.json"}
+    if dataset is not None:
+        env[LOAD_DATASET_ENV] = dataset.name
     completed = subprocess.run([*command, *classes], cwd=ROOT, capture_output=True, text=True, env=env)
     Path(f"{prefix}.log").write_text(completed.stdout + completed.stderr)
     if completed.returncode != 0:
@@ -134,6 +167,7 @@ def run_locust(
         p95_ms=_percentile(main["response_times"], 0.95),
         p99_ms=_percentile(main["response_times"], 0.99),
         failures_by_reason=reasons,
+        dataset=dataset.name if dataset else None,
     )
 
 
@@ -155,9 +189,9 @@ def time_requests(url: str, path: str, repeats: int, **request: Any) -> dict[str
     }
 
 
-def select(url: str, algorithm: str) -> str:
+def select(url: str, algorithm: str, spec: DatasetSpec = AT_ROOT) -> str:
     response = httpx.post(
-        f"{url}/select_model", json={"model": algorithm}, headers=admin_headers(), timeout=30
+        url + paths(spec)["select_model"], json={"model": algorithm}, headers=admin_headers(), timeout=30
     )
     response.raise_for_status()
     return response.json()["tag"]
@@ -197,17 +231,28 @@ def plot(results: list[Result], out: Path) -> None:
     plt.close(figure)
 
 
-def summary_table(results: list[Result], livez: float, control: float | None) -> Table:
+def control_reference(scenario: dict[str, Any], summary: dict[str, Any]) -> float | None:
+    """The control req/s a scenario is read against: the run just before it, else its dataset's median."""
+    by_dataset = summary.get("control_rps_by_dataset") or {}
+    return (
+        scenario.get("paired_control_rps")
+        or by_dataset.get(scenario.get("dataset"))
+        or summary.get("control_rps")
+    )
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
     table = Table(title="Locust scenarios", title_justify="left")
     for column in ("scenario", "users", "req/s", "÷ livez", "÷ control", "p50", "p95", "p99", "failures"):
         table.add_column(column, justify="left" if column == "scenario" else "right")
-    for r in results:
-        failures = ", ".join(f"{k}: {v}" for k, v in r.failures_by_reason.items()) or "0"
-        reference = r.paired_control_rps or control
+    livez = summary["livez_rps"]
+    for r in summary["scenarios"]:
+        failures = ", ".join(f"{k}: {v}" for k, v in r["failures_by_reason"].items()) or "0"
+        reference = control_reference(r, summary)
         table.add_row(
-            r.scenario, str(r.users), f"{r.rps:.0f}", f"{r.rps / livez:.0%}" if livez else "",
-            f"{r.rps / reference:.0%}" if reference else "", f"{r.p50_ms:g}", f"{r.p95_ms:g}",
-            f"{r.p99_ms:g}", failures,
+            r["scenario"], str(r["users"]), f"{r['rps']:.0f}", f"{r['rps'] / livez:.0%}" if livez else "",
+            f"{r['rps'] / reference:.0%}" if reference else "", f"{r['p50_ms']:g}", f"{r['p95_ms']:g}",
+            f"{r['p99_ms']:g}", failures,
         )  # fmt: skip
     return table
 
@@ -218,15 +263,15 @@ def markdown(summary: dict[str, Any]) -> str:
         f"Measured {summary['date']} on {summary['machine']}, with `{summary['command']}` "
         f"(Locust on the same machine, {summary['users']} users for the load scenarios, no think time, "
         "one server worker, access log on). Each algorithm's ÷ control is against the control run "
-        "just before it; other rows use the median of those control runs.",
+        "just before it; other rows use the median of their dataset's control runs." + datasets_note(summary),
         "",
         "| scenario | users | req/s | ÷ livez | ÷ control | p50 ms | p95 ms | p99 ms | failures |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    livez, control = summary["livez_rps"], summary.get("control_rps")
+    livez = summary["livez_rps"]
     for r in summary["scenarios"]:
         failures = ", ".join(f"{k}: {v}" for k, v in r["failures_by_reason"].items()) or "0"
-        reference = r.get("paired_control_rps") or control
+        reference = control_reference(r, summary)
         of_control = f"{r['rps'] / reference:.0%}" if reference else ""
         lines.append(
             f"| {r['scenario']} | {r['users']} | {r['rps']:.0f} | {r['rps'] / livez:.0%} | {of_control} | "
@@ -249,9 +294,18 @@ def markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def datasets_note(summary: dict[str, Any]) -> str:
+    """Which routes the rows drove, when the run covered more than the root dataset."""
+    others = [name for name in summary.get("datasets", []) if name != AT_ROOT.name]
+    if not others:
+        return ""
+    marked = ", ".join(f"({name}) ran on `/{name}/...`" for name in others)
+    return f" Rows marked {marked}; the others on the root routes (`/predict`..., {AT_ROOT.name})."
+
+
 def target_checks(summary: dict[str, Any]) -> list[str]:
     """The issue's performance targets, each read off this run: one line per check, met or not."""
-    livez, control = summary["livez_rps"], summary.get("control_rps")
+    livez = summary["livez_rps"]
     lines = []
 
     def check(ok: bool, text: str) -> None:
@@ -259,8 +313,8 @@ def target_checks(summary: dict[str, Any]) -> list[str]:
 
     for s in summary["scenarios"]:
         name = s["scenario"]
-        if name.startswith("predict ") and name != "predict while switching":
-            reference = s.get("paired_control_rps") or control
+        if name.startswith("predict ") and not name.startswith("predict while switching"):
+            reference = control_reference(s, summary)
             ratio = f"{s['rps'] / livez:.0%} of /livez"
             if reference:
                 ratio += f", {s['rps'] / reference:.0%} of the control"
@@ -295,6 +349,113 @@ def update_readme(text: str) -> None:
     README.write_text(readme[:start] + "\n" + text + "\n" + readme[end:])
 
 
+@dataclass
+class Run:
+    """One benchmark run's servers and settings; every scenario goes through it."""
+
+    url: str
+    control_url: str | None
+    out: Path
+    users: int
+    seconds: float
+    processes: int
+    algorithms: list[str]
+    repeats: int
+
+    def locust(
+        self,
+        scenario: str,
+        classes: list[str],
+        count: int,
+        spec: DatasetSpec,
+        operation: str = "predict",
+        host: str | None = None,
+        duration: float | None = None,
+    ) -> Result:
+        """A Locust run on ``spec``'s routes (named for it), figures read for ``operation``'s path."""
+        name, duration = scenario_label(spec, scenario), duration or self.seconds
+        console.print(f"[bold]{name}[/]: {count} users, {duration:g}s")
+        endpoint = paths(spec)[operation]
+        return run_locust(
+            name, host or self.url, classes, count, duration, self.out, self.processes, endpoint, spec
+        )
+
+    def dataset_scenarios(self, spec: DatasetSpec) -> list[Result]:
+        """Every Locust scenario on one dataset's routes.
+
+        The control runs right before each algorithm: on a shared machine throughput drifts by
+        ±15% over minutes, and a ratio of two neighbouring runs drifts least.
+        """
+        results, users = [], self.users
+        for algorithm in self.algorithms:
+            select(self.url, algorithm, spec)
+            control = None
+            if self.control_url:
+                name = f"control, before {algorithm}"
+                control = self.locust(name, ["PredictUser"], users, spec, host=self.control_url)
+                results.append(control)
+            predict = self.locust(f"predict {algorithm}", ["PredictUser"], users, spec)
+            predict.paired_control_rps = control.rps if control else None
+            one = self.locust(
+                f"1 user {algorithm}", ["PredictUser"], 1, spec, duration=max(self.seconds / 2, 2)
+            )
+            results += [predict, one]
+        select(self.url, self.algorithms[0], spec)
+        few, half = max(1, min(4, users)), max(1, users // 2)
+        return [
+            *results,
+            self.locust("batch 1,000 rows", ["BatchUser"], few, spec, "predict_batch"),
+            self.locust("csv 1,000 rows", ["CsvUser"], few, spec, "predict_csv"),
+            self.locust("mixed", ["MixedUser"], half, spec),
+            self.locust("predict while switching", ["PredictUser", "SwitchUser"], max(2, half), spec),
+        ]
+
+    def big_requests(self, specs: list[DatasetSpec]) -> dict[str, Any]:
+        """Single big batches, then single big CSVs, of every dataset, timed for every algorithm.
+
+        Last in the run: a big CSV leaves a bigger heap behind, which would otherwise colour every
+        scenario measured after it.
+        """
+        timed: dict[str, Any] = {}
+        for operation, request in (("predict_batch", big_batch), ("predict_csv", big_csv)):
+            for spec in specs:
+                rows, body = request(spec)
+                path = paths(spec)[operation]
+                for algorithm in self.algorithms:
+                    select(self.url, algorithm, spec)
+                    timed[f"{path} {rows:,} rows, {algorithm}"] = time_requests(
+                        self.url, path, self.repeats, **body
+                    )
+        return timed
+
+
+def big_batch(spec: DatasetSpec) -> tuple[int, dict[str, Any]]:
+    """The big /predict_batch request, encoded once, like `curl --data-binary @file`: the timing is
+    the HTTP exchange, not the client's own JSON encoding of 10,000 rows (20-30 ms in httpx)."""
+    body = json.dumps({spec.rows_noun: sample(BIG_BATCH_ROWS, random.Random(7), spec)}).encode()
+    return BIG_BATCH_ROWS, {"content": body, "headers": {"Content-Type": "application/json"}}
+
+
+def big_csv_rows(spec: DatasetSpec) -> int:
+    """100,000 rows, or for a wide dataset a round number whose file fills at most 3/4 of the body limit."""
+    per_row = len(csv_body(1_000, random.Random(7), spec)) / 1_000
+    fitting = int(0.75 * MAX_BODY_MIB * 2**20 / per_row) // 10_000 * 10_000
+    return max(10_000, min(BIG_CSV_ROWS, fitting))
+
+
+def big_csv(spec: DatasetSpec) -> tuple[int, dict[str, Any]]:
+    """The big /predict_csv upload."""
+    rows = big_csv_rows(spec)
+    return rows, {"files": {"file": (f"{spec.name}.csv", csv_body(rows, random.Random(7), spec), "text/csv")}}
+
+
+def chosen_datasets(value: str | None) -> list[DatasetSpec]:
+    try:
+        return datasets_named(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--dataset") from exc
+
+
 @app.command()
 def main(
     url: Annotated[
@@ -302,6 +463,10 @@ def main(
         typer.Option(
             help="Benchmark this server instead of starting one (its admin token in $PENGUIN_ADMIN_TOKEN)"
         ),
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help=f"Comma-separated datasets (default: all): {', '.join(DATASETS)}"),
     ] = None,
     users: Annotated[int, typer.Option(help="Concurrent users for the load scenarios")] = 64,
     seconds: Annotated[float, typer.Option(help="Duration of each load scenario")] = 20,
@@ -315,6 +480,7 @@ def main(
     readme: Annotated[bool, typer.Option(help="Rewrite the README's Performance section")] = False,
 ) -> None:
     """Run the headless benchmark suite and print the summary."""
+    specs = chosen_datasets(dataset)
     if smoke:
         users, seconds = min(users, 8), min(seconds, 3)
     chosen = [a.strip() for a in algorithms.split(",") if a.strip()]
@@ -345,81 +511,41 @@ def main(
             )
             servers.append(control_server.start())
             control_url = control_server.url
-
-        def locust(
-            name: str,
-            classes: list[str],
-            count: int,
-            duration: float,
-            host: str = url,
-            path: str = "/predict",
-        ) -> Result:
-            console.print(f"[bold]{name}[/]: {count} users, {duration:g}s")
-            return run_locust(name, host, classes, count, duration, out, processes, path)
+        run = Run(url, control_url, out, users, seconds, processes, chosen, repeats=1 if smoke else 5)
 
         # Unreported warm-up of both servers' prediction paths: the first scenario measured on a
         # fresh worker ran ~10% slower than the same scenario repeated later in the run.
         warm_up = 1 if smoke else WARM_UP_SECONDS
-        for host in (url, control_url) if control_url else (url,):
-            locust("warm-up", ["PredictUser"], users, warm_up, host)
-        results = [locust("livez", ["LivezUser"], users, seconds, path="/livez")]
-        big: dict[str, Any] = {}
-        # Encoded once, like `curl --data-binary @file`: the timing is the HTTP exchange, not the
-        # client's own JSON encoding of 10,000 rows (20-30 ms in httpx).
-        batch = {
-            "content": json.dumps({"penguins": sample(10_000, random.Random(7))}).encode(),
-            "headers": {"Content-Type": "application/json"},
-        }
-        table = {"files": {"file": ("penguins.csv", csv_body(100_000, random.Random(7)), "text/csv")}}
-        # Many small requests first, the largest requests last: a 100,000-row CSV leaves a bigger
-        # heap behind, which would otherwise colour every scenario measured after it.
-        # The control runs right before each algorithm: on a shared machine throughput drifts by
-        # ±15% over minutes, and a ratio of two neighbouring runs drifts least.
-        controls: list[Result] = []
-        for algorithm in chosen:
-            select(url, algorithm)
-            if control_url:
-                name = f"control, before {algorithm}"
-                control_run = locust(name, ["PredictUser"], users, seconds, control_url)
-                controls.append(control_run)
-                results.append(control_run)
-            results.append(locust(f"predict {algorithm}", ["PredictUser"], users, seconds))
-            results[-1].paired_control_rps = controls[-1].rps if controls else None
-            results.append(locust(f"1 user {algorithm}", ["PredictUser"], 1, max(seconds / 2, 2)))
-        select(url, chosen[0])
-        few = max(1, min(4, users))
-        results.append(locust("batch 1,000 rows", ["BatchUser"], few, seconds, path="/predict_batch"))
-        results.append(locust("csv 1,000 rows", ["CsvUser"], few, seconds, path="/predict_csv"))
-        results.append(locust("mixed", ["MixedUser"], max(1, users // 2), seconds))
-        switching = ["PredictUser", "SwitchUser"]
-        results.append(locust("predict while switching", switching, max(2, users // 2), seconds))
-        repeats = 1 if smoke else 5
-        for algorithm in chosen:
-            select(url, algorithm)
-            big[f"/predict_batch 10,000 rows, {algorithm}"] = time_requests(
-                url, "/predict_batch", repeats, **batch
-            )
-        for algorithm in chosen:
-            select(url, algorithm)
-            big[f"/predict_csv 100,000 rows, {algorithm}"] = time_requests(
-                url, "/predict_csv", repeats, **table
-            )
+        for host in filter(None, (url, control_url)):
+            for spec in specs:
+                run.locust("warm-up", ["PredictUser"], users, spec, host=host, duration=warm_up)
+        livez = run_locust("livez", url, ["LivezUser"], users, seconds, out, processes, "/livez")
+        # Many small requests first, the largest requests last.
+        results = [livez, *(r for spec in specs for r in run.dataset_scenarios(spec))]
+        big = run.big_requests(specs)
         rss_at_end = servers[0].worker_rss_mb() if ready is not None else []
         rss_peak = servers[0].worker_peak_rss_mb() if ready is not None else []
     finally:
         for server in servers:
             server.stop()
 
-    livez = results[0].rps
-    control_rps = statistics.median(c.rps for c in controls) if controls else None
+    controls: dict[str, list[float]] = {}
+    for r in results:
+        if r.paired_control_rps is not None:
+            controls.setdefault(r.dataset or "", []).append(r.paired_control_rps)
+    all_controls = [rps for values in controls.values() for rps in values]
     summary = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
-        "command": "python -m load_tests.bench" + (" --smoke" if smoke else ""),
+        "command": "python -m load_tests.bench"
+        + (f" --dataset {dataset}" if dataset else "")
+        + (" --smoke" if smoke else ""),
         "users": users,
-        "livez_rps": livez,
-        "control_rps": control_rps,
+        "datasets": [spec.name for spec in specs],
+        "livez_rps": livez.rps,
+        "control_rps": statistics.median(all_controls) if all_controls else None,
+        "control_rps_by_dataset": {name: statistics.median(values) for name, values in controls.items()},
         "ready_seconds": round(ready, 2) if ready is not None else None,
         "ready_seconds_samples": ready_samples,
         "worker_rss_mb_at_start": rss_at_start,
@@ -432,7 +558,7 @@ def main(
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     plot(results, out)
-    console.print(summary_table(results, livez, control_rps))
+    console.print(summary_table(summary))
     if ready is not None:
         console.print(
             f"ready after {ready:.1f} s (median of {ready_samples}); worker memory {rss_at_start} MB, "

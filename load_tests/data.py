@@ -1,7 +1,13 @@
-"""Request bodies for load tests: real penguins from the dataset, some with values missing."""
+"""What the load tests send, for any declared dataset: real rows (some with values missing), paths.
+
+The dataset is chosen by name (``$TABSERVE_LOAD_DATASET`` in the locustfile, ``--dataset`` on the
+runners); the root dataset (``AT_ROOT``) is driven at the root paths, where its figures have always
+been measured, every other dataset at ``/<name>/...``.
+"""
 
 from __future__ import annotations
 
+import os
 import random
 from functools import cache
 from typing import Any
@@ -9,18 +15,61 @@ from typing import Any
 import pandas as pd
 
 from tabserve.codecs.frames import normalise_frame, rows_from_frame, with_gaps
-from tabserve.datasets import PENGUINS
+from tabserve.datasets import AT_ROOT, DATASETS, DatasetSpec
+from tabserve.http.routes import OPERATIONS, Route
+
+#: Names the dataset the Locust users send (default: the root dataset).
+LOAD_DATASET_ENV = "TABSERVE_LOAD_DATASET"
+#: Copies of real rows with one column knocked out, per column: at most this many...
+GAP_ROWS_PER_COLUMN = 20
+#: ...and together at most half as many as the real rows (a dataset of 30 columns stays mostly real).
+GAP_SHARE = 0.5
+
+
+def datasets_named(names: str | None) -> list[DatasetSpec]:
+    """Comma-separated dataset names to specs (``None`` or empty: every declared dataset)."""
+    chosen = [part.strip() for part in (names or "").split(",") if part.strip()] or list(DATASETS)
+    unknown = [name for name in chosen if name not in DATASETS]
+    if unknown:
+        raise ValueError(f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
+    return [DATASETS[name] for name in dict.fromkeys(chosen)]
+
+
+def load_dataset() -> DatasetSpec:
+    """The dataset named by ``$TABSERVE_LOAD_DATASET``, else the root dataset."""
+    name = os.environ.get(LOAD_DATASET_ENV, "").strip()
+    if not name:
+        return AT_ROOT
+    if "," in name:
+        raise ValueError(f"${LOAD_DATASET_ENV} names one dataset, got {name!r}")
+    return datasets_named(name)[0]
+
+
+def scenario_label(spec: DatasetSpec, scenario: str) -> str:
+    """A scenario's name in reports: the root dataset's names as they always were, others suffixed."""
+    return scenario if spec.name == AT_ROOT.name else f"{scenario} ({spec.name})"
+
+
+def paths(spec: DatasetSpec) -> dict[str, str]:
+    """Each operation's path (``predict`` → ``/predict`` or ``/<name>/predict``), from the route table."""
+    prefix = "" if spec.name == AT_ROOT.name else f"/{spec.name}"
+    return {operation.name: Route(spec, operation, prefix).path for operation in OPERATIONS}
 
 
 @cache
-def penguins() -> list[dict[str, Any]]:
-    """Every penguin of the dataset plus copies with each optional field knocked out."""
-    return rows_from_frame(PENGUINS, with_gaps(PENGUINS, normalise_frame(PENGUINS, PENGUINS.load()), 20))
+def rows(spec: DatasetSpec) -> list[dict[str, Any]]:
+    """Every row of the dataset plus copies with each optional field knocked out."""
+    frame = normalise_frame(spec, spec.load())
+    per_column = int(len(frame) * GAP_SHARE) // len(spec.input_columns)
+    gaps = max(1, min(GAP_ROWS_PER_COLUMN, per_column))
+    return rows_from_frame(spec, with_gaps(spec, frame, gaps))
 
 
-def sample(count: int, rng: random.Random) -> list[dict[str, Any]]:
-    return rng.choices(penguins(), k=count)
+def sample(count: int, rng: random.Random, spec: DatasetSpec = AT_ROOT) -> list[dict[str, Any]]:
+    return rng.choices(rows(spec), k=count)
 
 
-def csv_body(count: int, rng: random.Random) -> bytes:
-    return pd.DataFrame(sample(count, rng), columns=list(PENGUINS.input_columns)).to_csv(index=False).encode()
+def csv_body(count: int, rng: random.Random, spec: DatasetSpec = AT_ROOT) -> bytes:
+    return (
+        pd.DataFrame(sample(count, rng, spec), columns=list(spec.input_columns)).to_csv(index=False).encode()
+    )

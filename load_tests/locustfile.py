@@ -1,8 +1,10 @@
-"""Locust users for the penguin service. Every response is checked, not only its status.
+"""Locust users for the service, one dataset at a time. Every response is checked, not only its status.
 
-Pick scenarios by class name, e.g. (the benchmark runner does this for you)::
+Pick scenarios by class name and the dataset by ``$TABSERVE_LOAD_DATASET`` (default: the root
+dataset, at the root paths), e.g. (the benchmark runner does this for you)::
 
     locust -f load_tests/locustfile.py --headless -u 64 -r 64 -t 30s --host http://localhost:3000 PredictUser
+    TABSERVE_LOAD_DATASET=breast_cancer locust -f load_tests/locustfile.py ... PredictUser
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import random
 from typing import Any
 
 from locust import FastHttpUser, constant, constant_throughput, events, task
+from locust.exception import StopUser
 
-from load_tests.data import csv_body, penguins, sample
+from load_tests.data import csv_body, load_dataset, paths, rows, sample
 from load_tests.server import admin_headers
-from tabserve.datasets import PENGUINS
-from tabserve.training.algorithms import ALGORITHMS
 
-penguins()  # load the dataset before the clock starts, not inside the first request
+SPEC = load_dataset()
+PATHS = paths(SPEC)
+rows(SPEC)  # load the dataset before the clock starts, not inside the first request
 
 
 @events.quitting.add_listener
@@ -46,10 +49,10 @@ def prediction_problem(body: Any) -> str | None:
     """Why ``body`` is not a well-formed prediction, or None."""
     if not isinstance(body, dict):
         return "not a JSON object"
-    if body.get(PENGUINS.target) not in PENGUINS.classes:
-        return f"bad {PENGUINS.target}: {body.get(PENGUINS.target)!r}"
+    if body.get(SPEC.target) not in SPEC.classes:
+        return f"bad {SPEC.target}: {body.get(SPEC.target)!r}"
     probabilities = body.get("probabilities")
-    if not isinstance(probabilities, dict) or set(probabilities) != set(PENGUINS.classes):
+    if not isinstance(probabilities, dict) or set(probabilities) != set(SPEC.classes):
         return "probabilities missing or incomplete"
     if not math.isclose(sum(probabilities.values()), 1.0, abs_tol=1e-6):
         return "probabilities do not sum to 1"
@@ -60,8 +63,8 @@ def prediction_problem(body: Any) -> str | None:
     return None
 
 
-class PenguinUser(FastHttpUser):
-    """Base: no think time (the targets are measured at full speed), a seeded sampler."""
+class DatasetUser(FastHttpUser):
+    """Base: no think time (the targets are measured at full speed), a sampler of the dataset's rows."""
 
     abstract = True
     wait_time = constant(0)
@@ -69,8 +72,16 @@ class PenguinUser(FastHttpUser):
     def on_start(self) -> None:
         self.rng = random.Random()
 
-    def post_checked(self, name: str, path: str, check: Any, **kwargs: Any) -> None:
-        with self.client.post(path, name=name, catch_response=True, **kwargs) as response:
+    def sample(self, count: int) -> list[dict[str, Any]]:
+        return sample(count, self.rng, SPEC)
+
+    def csv_file(self, count: int) -> dict[str, tuple[str, bytes, str]]:
+        return {"file": (f"{SPEC.name}.csv", csv_body(count, self.rng, SPEC), "text/csv")}
+
+    def post_checked(self, operation: str, check: Any, **kwargs: Any) -> None:
+        """POST to ``operation``'s path; the response fails unless 200 and ``check`` finds no problem."""
+        path = PATHS[operation]
+        with self.client.post(path, name=path, catch_response=True, **kwargs) as response:
             if response.status_code != 200:
                 response.failure(f"HTTP {response.status_code}")
                 return
@@ -92,20 +103,20 @@ def check_single(response: Any) -> str | None:
     return problem
 
 
-class PredictUser(PenguinUser):
-    """One penguin per request."""
+class PredictUser(DatasetUser):
+    """One row per request."""
 
     @task
     def predict(self) -> None:
-        self.post_checked("/predict", "/predict", check_single, json=sample(1, self.rng)[0])
+        self.post_checked("predict", check_single, json=self.sample(1)[0])
 
 
-class BatchUser(PenguinUser):
-    """1,000 penguins per request."""
+class BatchUser(DatasetUser):
+    """1,000 rows per request."""
 
     @task
     def predict_batch(self) -> None:
-        rows = sample(BATCH_ROWS, self.rng)
+        rows = self.sample(BATCH_ROWS)
 
         def check(response: Any) -> str | None:
             body = response.json()
@@ -114,10 +125,10 @@ class BatchUser(PenguinUser):
             problems = [p for p in map(prediction_problem, body["predictions"]) if p]
             return problems[0] if problems else None
 
-        self.post_checked("/predict_batch", "/predict_batch", check, json={"penguins": rows})
+        self.post_checked("predict_batch", check, json={SPEC.rows_noun: rows})
 
 
-class CsvUser(PenguinUser):
+class CsvUser(DatasetUser):
     """A 1,000-row CSV upload per request."""
 
     @task
@@ -126,39 +137,38 @@ class CsvUser(PenguinUser):
             table = list(csv.DictReader(io.StringIO(response.text)))
             if len(table) != CSV_ROWS:
                 return "wrong number of rows"
-            if any(row[PENGUINS.target] not in PENGUINS.classes for row in table):
-                return "bad species"
+            if any(row[SPEC.target] not in SPEC.classes for row in table):
+                return f"bad {SPEC.target}"
             return None
 
-        files = {"file": ("penguins.csv", csv_body(CSV_ROWS, self.rng), "text/csv")}
-        self.post_checked("/predict_csv", "/predict_csv", check, files=files)
+        self.post_checked("predict_csv", check, files=self.csv_file(CSV_ROWS))
 
 
-class MixedUser(PenguinUser):
+class MixedUser(DatasetUser):
     """Mostly single predictions, some small batches, CSVs and reads, as a real client mix."""
 
     @task(20)
     def predict(self) -> None:
-        self.post_checked("/predict", "/predict", check_single, json=sample(1, self.rng)[0])
+        self.post_checked("predict", check_single, json=self.sample(1)[0])
 
     @task(3)
     def predict_batch(self) -> None:
-        rows = sample(50, self.rng)
+        rows = self.sample(50)
 
         def check(response: Any) -> str | None:
             predictions = response.json()["predictions"]
             return None if len(predictions) == len(rows) else "wrong number of predictions"
 
-        self.post_checked("/predict_batch", "/predict_batch", check, json={"penguins": rows})
+        self.post_checked("predict_batch", check, json={SPEC.rows_noun: rows})
 
     @task(1)
     def predict_csv(self) -> None:
-        files = {"file": ("penguins.csv", csv_body(50, self.rng), "text/csv")}
-        self.post_checked("/predict_csv", "/predict_csv", lambda r: None, files=files)
+        self.post_checked("predict_csv", lambda r: None, files=self.csv_file(50))
 
     @task(1)
     def models(self) -> None:
-        with self.client.get("/models", name="/models", catch_response=True) as response:
+        path = PATHS["models"]
+        with self.client.get(path, name=path, catch_response=True) as response:
             if response.status_code != 200 or not response.json().get("active"):
                 response.failure(f"HTTP {response.status_code}")
 
@@ -169,7 +179,7 @@ class SoakUser(MixedUser):
     wait_time = constant_throughput(float(os.environ.get("SOAK_RATE_PER_USER", "1")))
 
 
-class SwitchUser(PenguinUser):
+class SwitchUser(DatasetUser):
     """Switches the active model about twice a second while the predict users keep going.
 
     Needs the server's admin token in ``$PENGUIN_ADMIN_TOKEN``.
@@ -178,16 +188,27 @@ class SwitchUser(PenguinUser):
     fixed_count = 1
     wait_time = constant(0.5)
 
+    def on_start(self) -> None:
+        """The algorithms to switch between, from the server's own list: importing the training code
+        (scikit-learn) here would cost every Locust run seconds of its run time."""
+        super().on_start()
+        path = PATHS["models"]
+        with self.client.get(path, name=path, catch_response=True) as response:
+            models = response.json().get("models", []) if response.status_code == 200 else []
+            self.algorithms = sorted({model["algorithm"] for model in models if model["servable"]})
+            if not self.algorithms:
+                response.failure(f"HTTP {response.status_code}, no servable model to switch to")
+        if not self.algorithms:
+            raise StopUser()
+
     @task
     def select_model(self) -> None:
-        algorithm = self.rng.choice(list(ALGORITHMS))
+        algorithm = self.rng.choice(self.algorithms)
 
         def check(response: Any) -> str | None:
             return None if response.json().get("algorithm") == algorithm else "wrong model selected"
 
-        self.post_checked(
-            "/select_model", "/select_model", check, json={"model": algorithm}, headers=admin_headers()
-        )
+        self.post_checked("select_model", check, json={"model": algorithm}, headers=admin_headers())
 
 
 class LivezUser(FastHttpUser):

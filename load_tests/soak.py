@@ -1,6 +1,7 @@
 """The soak run: ``python -m load_tests.soak --help``.
 
-Measures the capacity of the mixed profile (``MixedUser`` at full speed), then holds a steady load
+Measures the capacity of the mixed profile (``MixedUser`` at full speed, on the routes of
+``--dataset``, by default the root dataset's), then holds a steady load
 at a fraction of it (``SoakUser``, default half) for the chosen duration while sampling each
 worker's resident memory. Passes when no request failed and memory grew by less than the allowed
 fraction between the end of the warm-up and the end of the run. Reports go to
@@ -25,7 +26,9 @@ from rich.console import Console
 from rich.table import Table
 
 from load_tests.bench import Result, run_locust
+from load_tests.data import paths
 from load_tests.server import ADMIN_TOKEN_ENV, ROOT, Server
+from tabserve.datasets import AT_ROOT, DATASETS
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 app = typer.Typer(add_completion=False)
@@ -72,6 +75,9 @@ def main(
         str | None,
         typer.Option(help="Soak this server instead of starting one (memory is then not measured)"),
     ] = None,
+    dataset: Annotated[
+        str, typer.Option(help=f"The dataset whose routes take the load: {', '.join(DATASETS)}")
+    ] = AT_ROOT.name,
     seconds: Annotated[float, typer.Option(help="Duration of the steady load")] = 600,
     fraction: Annotated[float, typer.Option(help="Share of the measured capacity to hold")] = 0.5,
     users: Annotated[int, typer.Option(help="Concurrent users, for capacity and soak alike")] = 16,
@@ -80,6 +86,10 @@ def main(
     out: Annotated[Path | None, typer.Option(help="Results folder (default results/soak-<UTC time>)")] = None,
 ) -> None:
     """Hold a steady share of the measured capacity; fail on any failed request or memory growth."""
+    if dataset not in DATASETS:
+        raise typer.BadParameter(f"choose one of {', '.join(DATASETS)}", param_hint="--dataset")
+    spec = DATASETS[dataset]
+    predict = paths(spec)["predict"]
     out = out or ROOT / "results" / datetime.now(UTC).strftime("soak-%Y%m%dT%H%M%SZ")
     out.mkdir(parents=True, exist_ok=True)
     server: Server | None = None
@@ -89,7 +99,7 @@ def main(
             url = server.url
             os.environ[ADMIN_TOKEN_ENV] = server.admin_token
         console.print(f"[bold]capacity[/]: MixedUser, {users} users, {capacity_seconds:g}s")
-        capacity = run_locust("capacity", url, ["MixedUser"], users, capacity_seconds, out, 1, "/predict")
+        capacity = run_locust("capacity", url, ["MixedUser"], users, capacity_seconds, out, 1, predict, spec)
         total_rps = capacity.total_rps
         target = total_rps * fraction
         os.environ["SOAK_RATE_PER_USER"] = f"{target / users:.4f}"
@@ -97,7 +107,7 @@ def main(
         sampler = MemorySampler(server) if server else None
         if sampler:
             sampler.start()
-        soak = run_locust("soak", url, ["SoakUser"], users, seconds, out, 1, "/predict")
+        soak = run_locust("soak", url, ["SoakUser"], users, seconds, out, 1, predict, spec)
         samples = sampler.stop() if sampler else []
     finally:
         if server:
@@ -108,6 +118,7 @@ def main(
     summary = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python -m load_tests.soak", *sys.argv[1:]]),
+        "dataset": spec.name,
         "capacity_rps": round(total_rps, 1),
         "target_rps": round(target, 1),
         "achieved_rps": round(achieved, 1),
@@ -137,7 +148,7 @@ def summary_table(summary: dict, soak: Result) -> Table:
         ("held", f"{summary['achieved_rps']} req/s (target {summary['target_rps']})"),
         ("duration", f"{soak.seconds} s, {soak.requests} requests"),
         ("failed requests", f"{summary['failures']} {soak.failures_by_reason or ''}".strip()),
-        ("/predict p50 / p99", f"{soak.p50_ms:g} / {soak.p99_ms:g} ms"),
+        (f"{soak.endpoint} p50 / p99", f"{soak.p50_ms:g} / {soak.p99_ms:g} ms"),
         (
             "worker memory after warm-up → end",
             "not measured (--url)"
