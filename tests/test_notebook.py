@@ -46,6 +46,7 @@ def test_the_loaded_pipeline_takes_the_raw_dataset_and_answers_as_the_service(tr
     )
 
 
+@pytest.mark.slow  # a subprocess or a server of its own
 def test_the_readme_notebook_example_runs(trained):
     blocks = [code for lang, code in FENCE.findall((ROOT / "README.md").read_text()) if lang == "python"]
     (example,) = [code for code in blocks if "bentoml.sklearn.load_model" in code]

@@ -66,6 +66,7 @@ def test_the_openapi_document_declares_the_admin_scheme(anonymous):
     assert "security" not in document["paths"]["/predict"]["post"]
 
 
+@pytest.mark.slow  # a subprocess or a server of its own
 def test_without_a_configured_token_state_changes_are_403(trained, logs):
     server = Server({"PENGUIN_ADMIN_TOKEN": ""}, logs / "no-token.log").start()
     try:
@@ -92,6 +93,7 @@ def tampered_store(trained, tmp_path) -> tuple[Path, str, str]:
     return copy, knn.tag, served
 
 
+@pytest.mark.slow  # a subprocess or a server of its own
 def test_a_tampered_model_is_refused_while_the_others_keep_serving(tampered_store, tmp_path, logs):
     store, tag, served = tampered_store
     state = tmp_path / "state"

@@ -214,6 +214,7 @@ def test_openapi_document_describes_this_service(client):
     assert document["components"]["schemas"]["ErrorBody"]["required"] == ["error"]
 
 
+@pytest.mark.slow  # a subprocess or a server of its own
 def test_readyz_waits_for_a_model(tmp_path, logs):
     """An empty model store: the server runs, but is not ready, and says how to fix it."""
     env = {"BENTOML_HOME": str(tmp_path / "empty"), "TABSERVE_STATE_DIR": str(tmp_path)}

@@ -72,6 +72,7 @@ def test_saved_models_load_with_bentoml_sklearn(trained):
     assert tuple(pipeline.classes_) == PENGUINS.classes
 
 
+@pytest.mark.slow  # a subprocess or a server of its own
 def test_cli_dry_run_saves_nothing_and_reports_a_table(trained):
     before = {r.tag for r in list_records("penguins")}
     result = run_train("--quick", "--dry-run", "--algorithms", "knn,svm", "--cv-folds", "3")
@@ -81,6 +82,7 @@ def test_cli_dry_run_saves_nothing_and_reports_a_table(trained):
     assert {r.tag for r in list_records("penguins")} == before
 
 
+@pytest.mark.slow  # a subprocess or a server of its own
 def test_cli_rerun_adds_versions_and_names_the_default(trained):
     before = {r.tag for r in list_records("penguins")}
     result = run_train("--quick", "--algorithms", "knn")
@@ -92,6 +94,7 @@ def test_cli_rerun_adds_versions_and_names_the_default(trained):
     assert before <= {r.tag for r in list_records("penguins")}  # nothing overwritten
 
 
+@pytest.mark.slow  # a subprocess or a server of its own
 def test_cli_refuses_unknown_algorithms():
     result = run_train("--quick", "--algorithms", "deep_net")
     assert result.returncode == 2
