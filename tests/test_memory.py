@@ -3,9 +3,9 @@
 import subprocess
 import sys
 
-from starlette.background import BackgroundTask
+from starlette.background import BackgroundTasks
 
-from tabserve.serving.memory import LARGE_ROWS, after_large_request
+from tabserve.serving.memory import LARGE_ROWS, release_free_memory, trim_after_large
 
 # Frees ~200 MB of heap blocks below a block still in use, so glibc cannot give them back by itself.
 FREED_BELOW_A_LIVE_BLOCK = """
@@ -29,5 +29,8 @@ def test_release_free_memory_returns_freed_heap_pages():
 
 
 def test_only_large_requests_pay_for_a_trim():
-    assert after_large_request(LARGE_ROWS - 1) is None
-    assert isinstance(after_large_request(LARGE_ROWS), BackgroundTask)
+    small, large = BackgroundTasks(), BackgroundTasks()
+    trim_after_large(small, LARGE_ROWS - 1)
+    trim_after_large(large, LARGE_ROWS)
+    assert not small.tasks
+    assert [task.func for task in large.tasks] == [release_free_memory]

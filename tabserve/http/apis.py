@@ -30,7 +30,7 @@ from tabserve.datasets import DatasetSpec
 from tabserve.http.api_errors import ApiError, json_errors
 from tabserve.http.read_routes import ReadRoute
 from tabserve.http.routes import Route
-from tabserve.serving.memory import LARGE_ROWS, release_free_memory
+from tabserve.serving.memory import trim_after_large
 
 MODEL_TAG_HEADER = "X-Model-Tag"
 JSON = ContentType("application/json")
@@ -63,8 +63,7 @@ def schemas(spec: DatasetSpec) -> Schemas:
 def _answered_by(ctx: bentoml.Context, tag: str, rows: int) -> None:
     """Name the model in the response header; trim the heap once a large answer is sent."""
     ctx.response.headers[MODEL_TAG_HEADER] = tag
-    if rows >= LARGE_ROWS:
-        ctx.response.background.add_task(release_free_memory)
+    trim_after_large(ctx.response.background, rows)
 
 
 def _predict(spec: DatasetSpec) -> Callable[..., Any]:

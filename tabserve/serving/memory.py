@@ -12,7 +12,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 
-from starlette.background import BackgroundTask
+from starlette.background import BackgroundTasks
 
 #: Requests with at least this many rows are followed by a trim.
 LARGE_ROWS = 2_000
@@ -27,6 +27,7 @@ def release_free_memory() -> None:
         _malloc_trim(0)
 
 
-def after_large_request(rows: int) -> BackgroundTask | None:
-    """A task for the response (run once it is sent) that trims the heap, if ``rows`` is large."""
-    return BackgroundTask(release_free_memory) if rows >= LARGE_ROWS else None
+def trim_after_large(tasks: BackgroundTasks, rows: int) -> None:
+    """Queue a trim on a response's background ``tasks`` (run once it is sent) if ``rows`` is large."""
+    if rows >= LARGE_ROWS:
+        tasks.add_task(release_free_memory)

@@ -110,10 +110,6 @@ class ModelServer:
             return None
         return self._models.get(chosen, self._default)
 
-    def refusal(self, tag: str) -> str | None:
-        """Why a model was refused at load time, or None if it was not."""
-        return self._refused.get(tag)
-
     @property
     def ready(self) -> bool:
         """Whether a model can answer (BentoML's /readyz)."""
