@@ -95,7 +95,9 @@ def vector_schema(spec: DatasetSpec) -> dict[str, Any]:
         for f in spec.numeric
     ]
     count = len(spec.numeric)
-    return {"prefixItems": items, "items": False, "minItems": count, "maxItems": count}
+    # No `"items": false`: maxItems already forbids more, and `bentoml build` (BentoML 1.4.39's
+    # `_flatten_field`) fails on a boolean subschema.
+    return {"prefixItems": items, "minItems": count, "maxItems": count}
 
 
 def _named_from_vector(spec: DatasetSpec) -> Any:
