@@ -108,7 +108,9 @@ def main(argv: list[str]) -> int:
 
     from tabserve.datasets import DATASETS
 
-    (target,) = argv
+    if len(argv) != 1:
+        print("usage: python -m tabserve.image BUILD_BENTOFILE", file=sys.stderr)
+        return 2
     models = packaged_models(DATASETS.values())
     refusal = untrained_message(models)
     if refusal:
@@ -117,7 +119,7 @@ def main(argv: list[str]) -> int:
     for note in partial_notes(models):
         print(f"Note: {note}", file=sys.stderr)
     config = build_config(models)
-    Path(target).write_text(yaml.safe_dump(config, sort_keys=False))
+    Path(argv[0]).write_text(yaml.safe_dump(config, sort_keys=False))
     print(f"Packaging {len(config['models'])} models: {', '.join(config['models'])}")
     return 0
 
