@@ -1,5 +1,6 @@
-"""The Docker image end to end: build, run as non-root, every endpoint like the local server,
-the model choice surviving a container restart, a short Locust run with no failure, teardown.
+"""The Docker image end to end: build, run as non-root, every dataset's latest models packaged and
+answering, every endpoint like the local server, the model choice surviving a container restart, a
+short Locust run with no failure, teardown.
 
 Needs a Docker engine. Without one these tests are skipped, unless TABSERVE_REQUIRE_DOCKER=1
 (CI sets it, after docker/start-engine.sh), in which case they fail.
@@ -19,7 +20,10 @@ import httpx
 import pytest
 
 from load_tests.server import ROOT, free_port, wait_for, wait_until_ok
-from tests.conftest import ADMIN, ADMIN_TOKEN
+from tabserve.datasets import DATASETS
+from tabserve.image import latest_tags
+from tabserve.store.registry import list_records
+from tests.conftest import ADMIN, ADMIN_TOKEN, HOME
 from tests.test_service import CSV_HEADER, EXAMPLE, GENTOO
 
 
@@ -79,9 +83,16 @@ class Container:
 
 
 @pytest.fixture(scope="module")
-def image(trained) -> Iterator[str]:
+def packaged(trained) -> dict[str, set[str]]:
+    """Per dataset, the models the image must hold: each algorithm's newest version in the test store
+    when the image is built."""
+    return {name: set(latest_tags(list_records(name))) for name in DATASETS}
+
+
+@pytest.fixture(scope="module")
+def image(packaged) -> Iterator[str]:
     """The image built by docker/containerize.sh from the test store's models."""
-    tag = f"penguin-classifier:test-{uuid.uuid4().hex[:8]}"
+    tag = f"tabserve:test-{uuid.uuid4().hex[:8]}"
     built = subprocess.run(
         ["bash", "docker/containerize.sh", tag], cwd=ROOT, capture_output=True, text=True, timeout=1800
     )
@@ -125,6 +136,36 @@ def test_container_answers_like_the_local_server(container, server):
         assert box.post("/predict", json={**EXAMPLE, "sex": "x"}).status_code == 400
         assert box.get("/model_info").json()["tag"] == local.get("/model_info").json()["tag"]
         assert box.get("/metrics").status_code == 200
+
+
+def test_the_image_holds_every_datasets_latest_models_and_nothing_else(container, packaged):
+    assert all(packaged.values()), packaged  # the test store has models for every dataset
+    for name, tags in packaged.items():
+        listed = httpx.get(f"{container.url}/{name}/models", timeout=30)
+        assert listed.status_code == 200, listed.text
+        assert {model["tag"] for model in listed.json()["models"]} == tags
+
+
+def test_every_dataset_answers_in_the_container_like_the_local_server(container, server):
+    try:
+        with (
+            httpx.Client(base_url=container.url, timeout=60, headers=ADMIN) as box,
+            httpx.Client(base_url=server.url, headers=ADMIN) as local,
+        ):
+            for name, spec in DATASETS.items():
+                for http in (box, local):
+                    assert http.post(f"/{name}/select_model", json={"model": "svm"}).status_code == 200
+                for path, body in (
+                    (f"/{name}/predict", spec.example),
+                    (f"/{name}/predict_batch", {spec.rows_noun: [spec.example, spec.example]}),
+                ):
+                    got, expected = box.post(path, json=body), local.post(path, json=body)
+                    assert got.status_code == 200, got.text
+                    assert got.json() == expected.json()
+                    assert got.headers["X-Model-Tag"] == expected.headers["X-Model-Tag"]
+    finally:  # the local server answers with its default models again
+        for name in DATASETS:
+            (HOME / "state" / f"active-{name}.json").unlink(missing_ok=True)
 
 
 def test_model_choice_survives_a_container_restart(container):
