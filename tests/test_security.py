@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from load_tests.server import Server
+from tabserve.datasets import DATASETS
 from tabserve.store.registry import MODEL_FILE, ONNX_FILE, latest
 from tests.conftest import ADMIN, ADMIN_TOKEN
 from tests.test_service import EXAMPLE
@@ -48,6 +49,19 @@ def test_the_right_token_switches_and_reads_stay_open(anonymous, client):
     assert anonymous.post("/predict_batch", json={"penguins": [EXAMPLE]}).status_code == 200
     for path in ("/models", "/model_info", "/docs.json", "/readyz", "/metrics"):
         assert anonymous.get(path).status_code == 200, path
+
+
+@pytest.mark.parametrize("dataset", list(DATASETS))
+def test_every_datasets_model_choice_needs_the_token_and_is_its_own(anonymous, client, dataset):
+    """Each dataset's /select_model is guarded, and switches that dataset only."""
+    before = {name: client.get(f"/{name}/models").json()["active"] for name in DATASETS}
+    assert anonymous.post(f"/{dataset}/select_model", json=SELECT).status_code == 401
+    assert client.get(f"/{dataset}/models").json()["active"] == before[dataset]
+    chosen = client.post(f"/{dataset}/select_model", json=SELECT).json()
+    assert chosen["algorithm"] == "knn" and chosen["dataset"] == dataset
+    for name, active in before.items():
+        if name != dataset:
+            assert client.get(f"/{name}/models").json()["active"] == active, name
 
 
 def test_tokens_are_never_logged(anonymous, server: Server):
