@@ -34,14 +34,13 @@ from load_tests.control_service import control_config
 from load_tests.data import (
     LOAD_DATASET_ENV,
     csv_body,
-    datasets_named,
     load_dataset,
     paths,
     sample,
     scenario_label,
 )
 from load_tests.server import ADMIN_TOKEN_ENV, ROOT, Server, admin_headers
-from tabserve.datasets import AT_ROOT, DATASETS, DatasetSpec
+from tabserve.datasets import AT_ROOT, DATASETS, DatasetSpec, chosen_datasets
 from tabserve.http.routes import MAX_BODY_MIB
 from tabserve.training.algorithms import ALGORITHMS
 
@@ -451,7 +450,7 @@ def big_csv(spec: DatasetSpec) -> tuple[int, dict[str, Any]]:
 
 def chosen_datasets(value: str | None) -> list[DatasetSpec]:
     try:
-        return datasets_named(value)
+        return chosen_datasets(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--dataset") from exc
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from tabserve.codecs.frames import normalise_frame, rows_from_frame, with_gaps
-from tabserve.datasets import AT_ROOT, DATASETS, DatasetSpec
+from tabserve.datasets import AT_ROOT, DatasetSpec, chosen_datasets
 from tabserve.http.routes import OPERATIONS, Route
 
 #: Names the dataset the Locust users send (default: the root dataset).
@@ -26,15 +26,6 @@ GAP_ROWS_PER_COLUMN = 20
 GAP_SHARE = 0.5
 
 
-def datasets_named(names: str | None) -> list[DatasetSpec]:
-    """Comma-separated dataset names to specs (``None`` or empty: every declared dataset)."""
-    chosen = [part.strip() for part in (names or "").split(",") if part.strip()] or list(DATASETS)
-    unknown = [name for name in chosen if name not in DATASETS]
-    if unknown:
-        raise ValueError(f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
-    return [DATASETS[name] for name in dict.fromkeys(chosen)]
-
-
 def load_dataset() -> DatasetSpec:
     """The dataset named by ``$TABSERVE_LOAD_DATASET``, else the root dataset."""
     name = os.environ.get(LOAD_DATASET_ENV, "").strip()
@@ -42,7 +33,7 @@ def load_dataset() -> DatasetSpec:
         return AT_ROOT
     if "," in name:
         raise ValueError(f"${LOAD_DATASET_ENV} names one dataset, got {name!r}")
-    return datasets_named(name)[0]
+    return chosen_datasets(name)[0]
 
 
 def scenario_label(spec: DatasetSpec, scenario: str) -> str:
