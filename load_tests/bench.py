@@ -448,7 +448,7 @@ def big_csv(spec: DatasetSpec) -> tuple[int, dict[str, Any]]:
     return rows, {"files": {"file": (f"{spec.name}.csv", csv_body(rows, random.Random(7), spec), "text/csv")}}
 
 
-def chosen_datasets(value: str | None) -> list[DatasetSpec]:
+def dataset_option(value: str | None) -> list[DatasetSpec]:
     try:
         return chosen_datasets(value)
     except ValueError as exc:
@@ -479,7 +479,7 @@ def main(
     readme: Annotated[bool, typer.Option(help="Rewrite the README's Performance section")] = False,
 ) -> None:
     """Run the headless benchmark suite and print the summary."""
-    specs = chosen_datasets(dataset)
+    specs = dataset_option(dataset)
     if smoke:
         users, seconds = min(users, 8), min(seconds, 3)
     chosen = [a.strip() for a in algorithms.split(",") if a.strip()]
