@@ -7,10 +7,25 @@ UV_VERSION=0.13.9
 #: Where uv goes when the machine has none: inside the checkout, so nothing lands in $HOME and the
 #: binary stays reachable after .venv is activated (.venv's python3 cannot run `-m uv`).
 UV_TOOLS="$PWD/.tools"
+
+# A python3 with pip, other than an activated virtual environment's (uv's have no pip).
+pip_python() {
+    local candidate
+    for candidate in $(type -ap python3); do
+        [[ -n "${VIRTUAL_ENV:-}" && "$candidate" == "$VIRTUAL_ENV"/* ]] && continue
+        if "$candidate" -m pip --version >/dev/null 2>&1; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    echo "No uv on PATH and no python3 with pip to install it: install uv, or pip (apt-get install python3-pip)" >&2
+    return 1
+}
+
 if ! command -v uv >/dev/null 2>&1; then
     if [[ ! -x "$UV_TOOLS/bin/uv" ]]; then
         echo "Installing uv ${UV_VERSION} (the project's package manager) into .tools/ ..."
-        python3 -m pip install --quiet --disable-pip-version-check --target "$UV_TOOLS" "uv==${UV_VERSION}"
+        "$(pip_python)" -m pip install --quiet --disable-pip-version-check --target "$UV_TOOLS" "uv==${UV_VERSION}"
     fi
     export PATH="$UV_TOOLS/bin:$PATH"
 fi
