@@ -2,7 +2,8 @@
 
 Each API takes its dataset's typed body, calls the data plane (``self.plane``, a
 :class:`tabserve.serving.plane.DataPlane`) and returns what it declares; the model's tag goes into
-the ``X-Model-Tag`` header through BentoML's context. Annotations are real objects here (no
+the ``X-Model-Tag`` header through BentoML's context. ``/predict`` alone returns its declared
+prediction already encoded, for throughput (see :func:`_predict`). Annotations are real objects here (no
 ``from __future__ import annotations``): BentoML reads them to build each API's schemas.
 """
 
