@@ -1,9 +1,9 @@
 """The model choice shared through a real Redis (``TABSERVE_STATE_URL``).
 
-Each test starts its own ``redis-server`` on a free port of 127.0.0.1, without persistence, so a
-restart loses its data the way a Redis without a volume does. Without Debian's ``redis-server`` these
-tests are skipped, unless TABSERVE_REQUIRE_REDIS=1 (CI sets it, after scripts/install-redis.sh), in
-which case they fail. The tests that start servers are slow.
+Each test that needs Redis starts its own ``redis-server`` on a free port of 127.0.0.1, without
+persistence, so a restart loses its data the way a Redis without a volume does. Without Debian's
+``redis-server`` those tests are skipped, unless TABSERVE_REQUIRE_REDIS=1 (CI sets it, after
+scripts/install-redis.sh), in which case they fail. The test that starts servers is slow.
 """
 
 from __future__ import annotations
@@ -28,11 +28,6 @@ from tabserve.store.state.redis import EPOCH_KEY, KEY_PREFIX, RedisStore, redact
 from tests.conftest import ADMIN, service_config
 
 REDIS_SERVER = shutil.which("redis-server")
-needs_redis = pytest.mark.skipif(
-    not REDIS_SERVER and os.environ.get("TABSERVE_REQUIRE_REDIS") != "1",
-    reason="no redis-server (scripts/install-redis.sh installs it on Debian)",
-)
-pytestmark = needs_redis
 
 EXAMPLE = {"island": "Biscoe", "bill_length_mm": 39.1, "bill_depth_mm": 18.7, "sex": "male"}
 #: Generous bound for what the servers promise to do within 1 s: a loaded machine must not fail a test.
@@ -43,7 +38,6 @@ class RedisServer:
     """A ``redis-server`` subprocess on one port of 127.0.0.1 that can be stopped and started again."""
 
     def __init__(self, log_path: Path):
-        assert REDIS_SERVER, "TABSERVE_REQUIRE_REDIS=1 but redis-server is missing"
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.log_path = log_path
@@ -52,7 +46,7 @@ class RedisServer:
     def start(self) -> RedisServer:
         """Start on the same port as before, with no persistence: a restart forgets everything."""
         options = f"--port {self.port} --bind 127.0.0.1 --appendonly no".split()
-        command = [REDIS_SERVER, *options, "--save", ""]
+        command = [str(REDIS_SERVER), *options, "--save", ""]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         process = self.process
@@ -78,6 +72,10 @@ class RedisServer:
 
 @pytest.fixture()
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    if not REDIS_SERVER:
+        if os.environ.get("TABSERVE_REQUIRE_REDIS") == "1":
+            pytest.fail("TABSERVE_REQUIRE_REDIS=1 but redis-server is missing (scripts/install-redis.sh)")
+        pytest.skip("no redis-server (scripts/install-redis.sh installs it on Debian)")
     server = RedisServer(tmp_path / "redis.log").start()
     yield server
     server.stop()
