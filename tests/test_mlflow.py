@@ -2,7 +2,7 @@
 
 Training runs logged through :class:`Tracker` are read back with MLflow's own client; a model a data
 scientist logged with ``mlflow.sklearn.autolog()`` is imported with ``python models.py import-mlflow``
-and served by a real ``bentoml serve`` with the MLflow model's own answers.
+(the README's example) and served by a real ``bentoml serve`` with the MLflow model's own answers.
 """
 
 from __future__ import annotations
@@ -27,22 +27,13 @@ from tabserve.training.algorithms import ALGORITHMS
 from tabserve.training.report import model_figures
 from tabserve.training.tracking import tracker_from_env
 from tabserve.training.tuning import split_dataset, train_algorithm
+from tests.test_readme import FENCE
 
 MLFLOW = Path(sys.executable).parent / "mlflow"
 
-#: What a data scientist runs in a notebook: a Pipeline on the columns as pandas gives them, with
-#: autolog; and, to be refused, a model that is not scikit-learn's. Prints both runs' ids.
-NOTEBOOK = """
-import json
-
+#: A model logged to MLflow that is not scikit-learn's (a pyfunc): prints its run id.
+PYFUNC = """
 import mlflow
-from palmerpenguins import load_penguins
-from sklearn.compose import make_column_transformer
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder
 
 
 class Constant(mlflow.pyfunc.PythonModel):
@@ -50,24 +41,17 @@ class Constant(mlflow.pyfunc.PythonModel):
         return ["Adelie"] * len(model_input)
 
 
-mlflow.set_experiment("penguins-notebook")
-with mlflow.start_run() as other:
-    mlflow.pyfunc.log_model(name="model", python_model=Constant(), pip_requirements=["mlflow"])
-
-penguins = load_penguins().dropna(subset=["species"])
-X, y = penguins.drop(columns=["species", "year"]), penguins["species"]
-X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=7)
-numbers = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
-categories = make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore"))
-model = make_pipeline(
-    make_column_transformer((SimpleImputer(strategy="median"), numbers), (categories, ["island", "sex"])),
-    RandomForestClassifier(n_estimators=30, random_state=0),
-)
-mlflow.sklearn.autolog()
 with mlflow.start_run() as run:
-    model.fit(X_train, y_train)
-print(json.dumps({"sklearn": run.info.run_id, "pyfunc": other.info.run_id}))
+    mlflow.pyfunc.log_model(name="model", python_model=Constant(), pip_requirements=["mlflow"])
+print(run.info.run_id)
 """
+
+
+def readme_notebook() -> str:
+    """The README's data-scientist example: a Pipeline on the penguins as pandas gives them, autologged."""
+    blocks = [code for lang, code in FENCE.findall((ROOT / "README.md").read_text()) if lang == "python"]
+    (notebook,) = [code for code in blocks if "mlflow.sklearn.autolog()" in code]
+    return notebook
 
 
 @pytest.fixture(scope="module")
@@ -103,18 +87,24 @@ def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait()
 
 
-@pytest.fixture(scope="module")
-def notebook_runs(tracking_uri: str) -> dict[str, str]:
-    """The run ids of the notebook's scikit-learn model (autolog) and its pyfunc model."""
+def run_script(code: str, tracking_uri: str) -> str:
+    """Run Python code against the tracking server, as a notebook would; the last line it prints."""
     result = subprocess.run(
-        [sys.executable, "-c", NOTEBOOK],
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         timeout=600,
         env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def notebook_runs(tracking_uri: str) -> dict[str, str]:
+    """The run ids of the README notebook's scikit-learn model (autolog) and of a pyfunc model."""
+    sklearn = run_script(readme_notebook(), tracking_uri)
+    return {"sklearn": sklearn, "pyfunc": run_script(PYFUNC, tracking_uri)}
 
 
 def models_py(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
