@@ -24,6 +24,7 @@ from load_tests.server import ROOT, Server, admin_headers, free_port, wait_until
 from tabserve.codecs.frames import normalise_frame, rows_from_frame
 from tabserve.datasets import BREAST_CANCER, PENGUINS
 from tabserve.training.algorithms import ALGORITHMS
+from tabserve.training.mlflow_import import redacted
 from tabserve.training.report import model_figures
 from tabserve.training.tracking import tracker_from_env
 from tabserve.training.tuning import split_dataset, train_algorithm
@@ -134,6 +135,13 @@ def test_nothing_imports_mlflow_without_its_variable():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_provenance_never_keeps_credentials():
+    """Model metadata is served to clients (/model_info): a tracking URI's user and password stay out."""
+    assert redacted("https://alice:s3cret@mlflow.example.com:5000/x") == "https://mlflow.example.com:5000/x"
+    assert redacted("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    assert redacted("sqlite:///mlflow.db") == "sqlite:///mlflow.db"
 
 
 @pytest.mark.slow

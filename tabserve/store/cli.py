@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich import box
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -235,9 +236,12 @@ def import_mlflow(
     Loading it runs its pickle, as serving it will: import only models you trust. Refused: exit code 2.
     """
     try:
-        (spec,) = chosen_datasets(dataset)
+        specs = chosen_datasets(dataset)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--dataset") from exc
+    if len(specs) != 1:
+        raise typer.BadParameter("name one dataset", param_hint="--dataset")
+    (spec,) = specs
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
     from tabserve.training.mlflow_import import ImportRefused, import_logged_model
 
@@ -252,7 +256,7 @@ def import_mlflow(
     serving = record.metadata["serving"]
     engine = serving["engine"] + (f" ({serving['reason']})" if "reason" in serving else "")
     metrics = ", ".join(f"{name} {_metric(record.metrics.get(name))}" for name, _ in KEY_METRICS)
-    console.print(f"Imported {model_uri} as [bold]{record.tag}[/]", highlight=False)
+    console.print(f"Imported {escape(model_uri)} as [bold]{record.tag}[/]", highlight=False)
     console.print(f"  held-out {metrics}; engine: {engine}", highlight=False)
     route = "" if spec is AT_ROOT else f"/{spec.name}"
     console.print(
