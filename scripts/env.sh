@@ -32,8 +32,9 @@ fi
 UV_COMMAND="$(command -v uv)"
 export UV_COMMAND  # for tests that call uv
 
-# Exactly the versions in uv.lock.
-uv sync --locked --quiet
+# Exactly the versions in uv.lock, with the optional MLflow group (its tests, train.py's tracking and
+# `models.py import-mlflow`; serving never needs it, so requirements/serve.txt leaves it out).
+uv sync --locked --group mlflow --quiet
 # shellcheck disable=SC1091
 source .venv/bin/activate
 

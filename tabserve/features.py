@@ -70,6 +70,31 @@ class MissingAsSentinel(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return np.where(pd.isna(values), MISSING_CATEGORY, values)
 
 
+class MissingAsNaN(TransformerMixin, BaseEstimator):
+    """Spell missing categories as NaN again, as pandas gives them: the step put in front of a Pipeline
+    fitted outside this project (``models.py import-mlflow``), which never saw :data:`MISSING_CATEGORY`.
+
+    Serving hands every Pipeline a DataFrame of the dataset's input columns with the sentinel; this
+    step returns it with NaN in ``columns`` instead. It learns nothing, so it counts as fitted.
+    """
+
+    def __init__(self, columns: Sequence[str] = ()):
+        self.columns = columns
+
+    def fit(self, X: Any, y: Any = None) -> MissingAsNaN:
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        frame = X.copy()
+        for name in self.columns:
+            values = frame[name].astype(object)
+            frame[name] = values.where(values != MISSING_CATEGORY, np.nan)
+        return frame
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+
 def build_preprocessor(spec: DatasetSpec) -> ColumnTransformer:
     """Imputation, derived features, scaling and one-hot encoding for ``spec``'s columns."""
     numeric_columns = [f.name for f in spec.numeric]

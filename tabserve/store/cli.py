@@ -1,4 +1,5 @@
-"""The ``models.py`` command line: the store's versions of one dataset, to choose which one serves.
+"""The ``models.py`` command line: the store's versions of one dataset, to choose which one serves,
+and ``import-mlflow`` to add a scikit-learn model logged to MLflow as a servable version.
 
 ``bentoml models list`` shows neither algorithm nor metrics nor which version answers, and cuts tags
 at 80 columns; this lists what choosing needs, with the same rules the server applies.
@@ -15,10 +16,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich import box
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from tabserve.datasets import DATASETS, DatasetSpec, chosen_datasets
+from tabserve.datasets import AT_ROOT, DATASETS, DatasetSpec, chosen_datasets
 from tabserve.errors import StateUnavailable
 from tabserve.store.state import StateStore, state_store
 
@@ -167,8 +169,9 @@ def print_view(console: Console, view: StoreView) -> None:
         console.print(warning, style="bold yellow", highlight=False)
 
 
-@app.command()
+@app.callback(invoke_without_command=True)
 def models(
+    context: typer.Context,
     dataset: Annotated[
         str | None, typer.Option(help=f"Comma-separated datasets (default: all): {', '.join(DATASETS)}")
     ] = None,
@@ -178,6 +181,8 @@ def models(
 ) -> None:
     """List the store's model versions with algorithm, metrics, whether each would load, and
     which one answers predictions (selected with /select_model, else the default)."""
+    if context.invoked_subcommand is not None:  # a command of its own (import-mlflow): no listing
+        return
     try:
         specs = chosen_datasets(dataset)
     except ValueError as exc:
@@ -197,3 +202,71 @@ def models(
         if number:
             console.print()
         print_view(console, view)
+
+
+def _algorithm_option(value: str | None) -> str | None:
+    from tabserve.training.mlflow_import import ALGORITHM_LABEL
+
+    if value is not None and not ALGORITHM_LABEL.match(value):
+        raise typer.BadParameter("lowercase letters, digits and _ (at most 40), e.g. notebook_forest")
+    return value
+
+
+@app.command("import-mlflow")
+def import_mlflow(
+    model_uri: Annotated[
+        str,
+        typer.Argument(help="The MLflow model: runs:/<run id>/model or models:/<model id or name/version>"),
+    ],
+    dataset: Annotated[str, typer.Option(help=f"The dataset it predicts: {', '.join(DATASETS)}")],
+    algorithm: Annotated[
+        str | None,
+        typer.Option(
+            help="Its algorithm label (store name <dataset>_<label>); default: the final estimator's "
+            "class in snake_case, e.g. random_forest_classifier",
+            callback=_algorithm_option,
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the held-out split it is evaluated on (train.py's)")
+    ] = 42,
+    tracking_uri: Annotated[
+        str | None, typer.Option(envvar="MLFLOW_TRACKING_URI", help="The MLflow tracking server")
+    ] = None,
+) -> None:
+    """Import a scikit-learn classifier logged to MLflow as a servable version of a dataset's models.
+
+    For example one logged by mlflow.sklearn.autolog() while fitting a Pipeline on the dataset's columns.
+    Its classes must be the dataset's; it is evaluated on the held-out split (the store's metrics).
+    It is converted to ONNX when the conversion answers the same, and saved with its MLflow provenance.
+    Loading it runs its pickle, as serving it will: import only models you trust. Refused: exit code 2.
+    """
+    try:
+        specs = chosen_datasets(dataset)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--dataset") from exc
+    if len(specs) != 1:
+        raise typer.BadParameter("name one dataset", param_hint="--dataset")
+    (spec,) = specs
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+    from tabserve.training.mlflow_import import ImportRefused, import_logged_model
+
+    console = Console(soft_wrap=True)  # tags are copied from here: never broken across lines
+    try:
+        record = import_logged_model(
+            spec, model_uri, algorithm=algorithm, seed=seed, tracking_uri=tracking_uri
+        )
+    except ImportRefused as exc:
+        Console(stderr=True).print(f"Not imported: {exc}", style="bold red", highlight=False)
+        raise typer.Exit(2) from exc
+    serving = record.metadata["serving"]
+    engine = serving["engine"] + (f" ({serving['reason']})" if "reason" in serving else "")
+    metrics = ", ".join(f"{name} {_metric(record.metrics.get(name))}" for name, _ in KEY_METRICS)
+    console.print(f"Imported {escape(model_uri)} as [bold]{record.tag}[/]", highlight=False)
+    console.print(f"  held-out {metrics}; engine: {engine}", highlight=False)
+    route = "" if spec is AT_ROOT else f"/{spec.name}"
+    console.print(
+        f'Serve it: POST {route}/select_model with {{"model": "{record.tag}"}}; '
+        "every version: python models.py",
+        highlight=False,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,21 @@ def onnx_fast_path(
 
 
 def save_trained(
-    spec: DatasetSpec, trained: TrainedModel, split: Split, *, seed: int, cv_folds: int, grid: str
+    spec: DatasetSpec,
+    trained: TrainedModel,
+    split: Split,
+    *,
+    seed: int,
+    cv_folds: int,
+    grid: str,
+    provenance: Mapping[str, Any] | None = None,
 ) -> ModelRecord:
-    """Save a fitted Pipeline (and its checked ONNX conversion) as a new version in the store."""
+    """Save a fitted Pipeline (and its checked ONNX conversion) as a new version in the store.
+
+    ``provenance`` adds facts to ``metadata["training"]`` (an MLflow run id, where the model came
+    from) and overrides its defaults; a None value removes a default that does not apply (a model
+    imported from MLflow was not fitted on ``split``'s training rows).
+    """
     onnx_model, serving = onnx_fast_path(spec, trained, split)
     metadata: dict[str, Any] = {
         "metrics": trained.metrics,
@@ -68,6 +81,12 @@ def save_trained(
         },
         "serving": serving,
     }
+    training = metadata["training"]
+    for key, value in (provenance or {}).items():
+        if value is None:
+            training.pop(key, None)
+        else:
+            training[key] = value
     with bentoml.models.create(
         model_name(spec.name, trained.algorithm),
         labels={"dataset": spec.name, "algorithm": trained.algorithm},
