@@ -68,6 +68,7 @@ docker run --rm --user 0 --entrypoint sh \
     -v "${STACK}_models:/shared/models" -v "${STACK}_data:/shared/data" "$TABSERVE_IMAGE" -c \
     'cp -a -n "$BENTO_PATH/models/." /shared/models/ && chown "$(id -u bentoml):$(id -g bentoml)" /shared/models /shared/data'
 
-docker stack deploy --resolve-image never --prune -c "$HERE/stack.yml" "$STACK" >/dev/null
+deployed="$(docker stack deploy --resolve-image never --prune -c "$HERE/stack.yml" "$STACK" 2>&1)" ||
+    { echo "$deployed" >&2; exit 1; }
 echo "Deployed stack $STACK ($TABSERVE_IMAGE, $REPLICAS replicas); waiting until every replica is ready..."
 "$HERE/wait-ready.sh"

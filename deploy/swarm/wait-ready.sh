@@ -14,6 +14,14 @@ running_tasks() {
         grep -c '^Running' || true
 }
 
+# A rolling update in progress (a redeploy with a changed spec) is not ready yet.
+updating() {
+    case "$(docker service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "${STACK}_api")" in
+        updating | rollback_started) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
 balancer_container() {
     docker ps -q --filter "label=com.docker.swarm.service.name=${STACK}_balancer" | head -1
 }
@@ -37,7 +45,7 @@ answers() {
 while [ "$SECONDS" -lt "$deadline" ]; do
     tasks="$(running_tasks)"
     up="$(balancer_up)"
-    if [ "$tasks" -eq "$REPLICAS" ] && [ "$up" -eq "$REPLICAS" ] && answers; then
+    if [ "$tasks" -eq "$REPLICAS" ] && [ "$up" -eq "$REPLICAS" ] && ! updating && answers; then
         echo "Ready: $REPLICAS replicas of ${STACK}_api behind the balancer at http://127.0.0.1:${PORT}"
         exit 0
     fi
