@@ -27,10 +27,10 @@ class Svc(service_apis(ROUTES)):
         from tabserve.serving.model_server import tune_garbage_collector
         from tabserve.serving.plane import DataPlane
         from tabserve.serving.workers import WorkerCensus, configured_workers
-        from tabserve.store.state import default_state_dir
+        from tabserve.store.state import state_store
 
         configure_logging()
-        self.plane = DataPlane(DATASETS.values(), default_state_dir())
+        self.plane = DataPlane(DATASETS.values(), state_store())
         self.census = WorkerCensus(configured_workers(Svc.name))
         tune_garbage_collector()
 

@@ -49,3 +49,7 @@ class NoModelAvailable(ServingError, RuntimeError):
 
 class CsvError(ServingError, ValueError):
     """A CSV the service cannot use; the message names the row and column where possible."""
+
+
+class StateUnavailable(ServingError, RuntimeError):
+    """The shared state store (Redis) cannot be reached; the message says where and what to do."""

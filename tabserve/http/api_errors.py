@@ -23,6 +23,7 @@ from tabserve.errors import (
     ModelNotFound,
     ModelRefused,
     NoModelAvailable,
+    StateUnavailable,
     WrongDataset,
 )
 
@@ -74,7 +75,7 @@ def as_api_error(exc: Exception) -> ApiError | None:
             )
         case ModelRefused() | IntegrityError():
             return ApiError(409, str(exc))
-        case NoModelAvailable():
+        case NoModelAvailable() | StateUnavailable():
             return ApiError(503, str(exc))
         case CsvError():
             return ApiError(400, str(exc))

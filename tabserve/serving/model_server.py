@@ -20,7 +20,7 @@ from tabserve.datasets import DatasetSpec
 from tabserve.errors import AmbiguousSelector, ModelNotFound, ModelRefused, NoModelAvailable, WrongDataset
 from tabserve.serving.engines import Engine
 from tabserve.store.registry import ModelRecord, default_record, list_records, load_engine, resolve
-from tabserve.store.state import ActiveModelFile
+from tabserve.store.state import ModelChoice
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +55,11 @@ class LoadedModel:
 class ModelServer:
     """Loads all of a dataset's models from the store and predicts with the active one.
 
-    The active model is the one named in the shared state file, or, when none was chosen, the
-    store's default (see :func:`tabserve.store.registry.default_record`).
+    The active model is the one named in the shared state (a file, or Redis: ``tabserve.store.state``),
+    or, when none was chosen, the store's default (see :func:`tabserve.store.registry.default_record`).
     """
 
-    def __init__(self, spec: DatasetSpec, state: ActiveModelFile):
+    def __init__(self, spec: DatasetSpec, state: ModelChoice):
         self.spec = spec
         self.state = state
         self._lock = threading.Lock()
@@ -92,7 +92,7 @@ class ModelServer:
         logger.info("Loaded model %s (%s, %s)", record.tag, record.algorithm, engine.name)
 
     def active(self) -> LoadedModel | None:
-        """The model that answers now; checks the shared choice (one ``stat``) on every call.
+        """The model that answers now; checks the shared choice (a ``stat`` or a memory read) on every call.
 
         A chosen model that was refused at load time (tampered, corrupt) answers nothing: the server
         fails closed until someone selects another. A chosen model that is no longer in the store (an

@@ -6,13 +6,12 @@ The HTTP layer calls this and nothing below it; this knows nothing of HTTP.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from tabserve.datasets import DatasetSpec
 from tabserve.serving.batching import AdaptiveBatcher
 from tabserve.serving.model_server import ModelServer
-from tabserve.store.state import ActiveModelFile
+from tabserve.store.state import StateStore
 
 #: Largest number of single-row requests answered by one model call.
 MAX_BATCH_SIZE = 64
@@ -23,15 +22,15 @@ MAX_LATENCY_MS = 10_000
 class DataPlane:
     """Each dataset's :class:`ModelServer` (``plane[name]``) and its batcher for single rows.
 
-    Each dataset has its own active-model choice (one state file per dataset in ``state_dir``), so
+    Each dataset has its own active-model choice in ``state`` (a file or a Redis key per dataset), so
     selecting a breast-cancer model never changes what answers for penguins.
     """
 
-    def __init__(self, specs: Iterable[DatasetSpec], state_dir: Path):
+    def __init__(self, specs: Iterable[DatasetSpec], state: StateStore):
         self.servers: dict[str, ModelServer] = {}
         self._batchers: dict[str, AdaptiveBatcher] = {}
         for spec in specs:
-            server = ModelServer(spec, ActiveModelFile(state_dir, spec.name))
+            server = ModelServer(spec, state.choice(spec.name))
             self.servers[spec.name] = server
             self._batchers[spec.name] = AdaptiveBatcher(
                 server.predict_rows,

@@ -19,7 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from tabserve.datasets import DATASETS, DatasetSpec, chosen_datasets
-from tabserve.store.state import ActiveModelFile, default_state_dir
+from tabserve.errors import StateUnavailable
+from tabserve.store.state import StateStore, state_store
 
 if TYPE_CHECKING:
     from tabserve.store.registry import ModelRecord
@@ -88,11 +89,12 @@ class StoreView:
         }
 
 
-def store_view(spec: DatasetSpec) -> StoreView:
+def store_view(spec: DatasetSpec, state: StateStore) -> StoreView:
     """Read the store and the selection the way ``ModelServer`` does (``tabserve/serving.py``).
 
     The default is chosen among servable versions; a selected version that is not servable makes the
     server fail closed (nothing active), one that is gone from the store gives way to the default.
+    Raises :class:`StateUnavailable` when the choices are in a Redis that does not answer.
     """
     from tabserve.store.registry import default_record, list_records, refusal
 
@@ -100,13 +102,12 @@ def store_view(spec: DatasetSpec) -> StoreView:
     refusals = {r.tag: reason for r in records if (reason := refusal(spec, r)) is not None}
     default = default_record([r for r in records if r.tag not in refusals])
     default_tag = default.tag if default else None
-    state = ActiveModelFile(default_state_dir(), spec.name)
-    selected = state.read()
+    selected = state.current(spec.name)
     if selected is None or selected not in {r.tag for r in records}:
         active = default_tag
     else:
         active = None if selected in refusals else selected
-    return StoreView(spec, records, refusals, selected, default_tag, active, str(state.path))
+    return StoreView(spec, records, refusals, selected, default_tag, active, state.where(spec.name))
 
 
 def _metric(value: float | None) -> str:
@@ -182,7 +183,12 @@ def models(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
-    views = [store_view(spec) for spec in specs]
+    state = state_store()
+    try:
+        views = [store_view(spec, state) for spec in specs]
+    except StateUnavailable as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps([view.as_json() for view in views], indent=2))
         return
