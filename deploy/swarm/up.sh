@@ -30,6 +30,9 @@ if ! docker image inspect "$TABSERVE_IMAGE" >/dev/null 2>&1; then
     "$ROOT/docker/containerize.sh" "$TABSERVE_IMAGE"
 fi
 
+TABSERVE_IMAGE_ID="$(docker image inspect -f '{{.Id}}' "$TABSERVE_IMAGE")"
+export TABSERVE_IMAGE_ID
+
 # Redis and HAProxy from Debian's archive; each image is tagged with a hash of its folder, so a changed
 # configuration makes a new tag and `docker stack deploy` rolls it out.
 if ! docker image inspect "$HELPER_BASE" >/dev/null 2>&1; then
