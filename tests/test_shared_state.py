@@ -1,13 +1,14 @@
 """The model choice shared through a real Redis (``TABSERVE_STATE_URL``).
 
-Each test starts its own ``redis-server`` on a free port of 127.0.0.1, without persistence, so a
-restart loses its data the way a Redis without a volume does. Without Debian's ``redis-server`` these
-tests are skipped, unless TABSERVE_REQUIRE_REDIS=1 (CI sets it, after scripts/install-redis.sh), in
-which case they fail. The tests that start servers are slow.
+Each test that needs Redis starts its own ``redis-server`` on a free port of 127.0.0.1, without
+persistence, so a restart loses its data the way a Redis without a volume does. Without Debian's
+``redis-server`` those tests are skipped, unless TABSERVE_REQUIRE_REDIS=1 (CI sets it, after
+scripts/install-redis.sh), in which case they fail. The test that starts servers is slow.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -27,11 +28,6 @@ from tabserve.store.state.redis import EPOCH_KEY, KEY_PREFIX, RedisStore, redact
 from tests.conftest import ADMIN, service_config
 
 REDIS_SERVER = shutil.which("redis-server")
-needs_redis = pytest.mark.skipif(
-    not REDIS_SERVER and os.environ.get("TABSERVE_REQUIRE_REDIS") != "1",
-    reason="no redis-server (scripts/install-redis.sh installs it on Debian)",
-)
-pytestmark = needs_redis
 
 EXAMPLE = {"island": "Biscoe", "bill_length_mm": 39.1, "bill_depth_mm": 18.7, "sex": "male"}
 #: Generous bound for what the servers promise to do within 1 s: a loaded machine must not fail a test.
@@ -42,7 +38,6 @@ class RedisServer:
     """A ``redis-server`` subprocess on one port of 127.0.0.1 that can be stopped and started again."""
 
     def __init__(self, log_path: Path):
-        assert REDIS_SERVER, "TABSERVE_REQUIRE_REDIS=1 but redis-server is missing"
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.log_path = log_path
@@ -51,7 +46,7 @@ class RedisServer:
     def start(self) -> RedisServer:
         """Start on the same port as before, with no persistence: a restart forgets everything."""
         options = f"--port {self.port} --bind 127.0.0.1 --appendonly no".split()
-        command = [REDIS_SERVER, *options, "--save", ""]
+        command = [str(REDIS_SERVER), *options, "--save", ""]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         process = self.process
@@ -77,6 +72,10 @@ class RedisServer:
 
 @pytest.fixture()
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    if not REDIS_SERVER:
+        if os.environ.get("TABSERVE_REQUIRE_REDIS") == "1":
+            pytest.fail("TABSERVE_REQUIRE_REDIS=1 but redis-server is missing (scripts/install-redis.sh)")
+        pytest.skip("no redis-server (scripts/install-redis.sh installs it on Debian)")
     server = RedisServer(tmp_path / "redis.log").start()
     yield server
     server.stop()
@@ -188,26 +187,49 @@ def test_a_restart_that_loses_the_data_does_not_lose_the_choice(stores, redis_se
     assert choice.read() == "penguins_knn:abc"
 
 
+def test_a_new_worker_after_the_data_is_lost_does_not_hide_the_lost_choice(stores, redis_server):
+    old = stores()
+    remembered = old.choice("penguins")
+    remembered.write("penguins_knn:abc")
+    redis_server.stop()
+    assert eventually(lambda: not old.reachable)
+    time.sleep(1.5)  # the old worker now retries a second or more apart: the new one reaches Redis first
+    redis_server.start()
+    started_now = stores().choice("penguins")
+    assert eventually(lambda: started_now.read() == "penguins_knn:abc")
+    assert remembered.read() == "penguins_knn:abc"
+
+
 def test_a_choice_deleted_on_purpose_is_followed(stores, redis_server):
     writer, follower = stores(), stores()
     writer.choice("penguins").write("penguins_knn:abc")
     choice = follower.choice("penguins")
     assert choice.read() == "penguins_knn:abc"
-    redis_server.client().delete(KEY_PREFIX + "penguins")  # the marker stays: Redis kept its data
+    raw = redis_server.client()
+    assert eventually(lambda: raw.get(EPOCH_KEY) is not None)  # a worker with a choice made the marker
+    raw.delete(KEY_PREFIX + "penguins")  # the marker stays: Redis kept its data
     assert eventually(lambda: choice.read() is None)
     assert redis_server.client().get(KEY_PREFIX + "penguins") is None  # nobody wrote it back
 
 
+def run_models(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, STATE_URL_ENV: url}
+    command = [sys.executable, "models.py", "--dataset", "penguins", *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_models_cli_reads_the_choice_from_redis(stores, redis_server):
+    stores().choice("penguins").write("penguins_knn:abc")
+    result = run_models(redis_server.url, "--json")
+    assert result.returncode == 0, result.stderr
+    [view] = json.loads(result.stdout)
+    assert view["selected"] == "penguins_knn:abc"
+    assert view["state_file"] == f"Redis at {redis_server.url}, key {KEY_PREFIX}penguins"
+
+
 def test_models_cli_says_the_state_store_is_unreachable():
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    result = subprocess.run(
-        [sys.executable, "models.py", "--dataset", "penguins"],
-        cwd=ROOT,
-        env={**os.environ, STATE_URL_ENV: url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_models(url)
     assert result.returncode == 1
     assert f"Redis at {url}, is unreachable" in result.stderr
     assert "TABSERVE_STATE_URL" in result.stderr and "Traceback" not in result.stderr + result.stdout

@@ -13,11 +13,13 @@ answers 503), and the thread retries with backoff (up to :data:`MAX_BACKOFF_SECO
 everything recovers when Redis returns, without a restart.
 
 Redis restarted without its data (no persistence, or a ``FLUSHALL``): the marker key
-``tabserve:epoch`` is created by the first follower to connect and never deleted by tabserve. A follower
-that finds it missing knows Redis lost its data, rather than a choice being deleted on purpose, and
-writes back the choices it was serving (``SET NX``: the first replica to notice wins, and a choice made
-meanwhile is kept) before re-creating the marker, in one transaction. A choice key deleted on purpose
-while the marker stays (``DEL tabserve:active:penguins``) is followed: that dataset's default answers.
+``tabserve:epoch`` is created, within a poll of the first choice, by a worker that has a choice, and is
+never deleted by tabserve. A worker that finds it missing knows Redis lost its data, rather than a choice
+being deleted on purpose, and writes back the choices it was serving (``SET NX``: the first replica to
+notice wins, and a choice made meanwhile is kept) with the marker, in one transaction. A choice key
+deleted on purpose while the marker stays (``DEL tabserve:active:penguins``) is followed: that dataset's
+default answers. Choices nobody remembers (every replica restarted along with Redis) are gone: give Redis
+persistence to keep those.
 """
 
 from __future__ import annotations
@@ -153,24 +155,33 @@ class RedisStore:
             datasets = list(self._values)
             keys = [KEY_PREFIX + name for name in datasets]
             epoch, *values = self._client.mget([EPOCH_KEY, *keys])
-            if epoch is None:
-                self._restore(datasets)
+            if epoch is None and self._restore(datasets):
                 epoch, *values = self._client.mget([EPOCH_KEY, *keys])
             for name, value in zip(datasets, values, strict=True):
                 if value != self._values[name]:
                     self._values[name], self._tags[name] = value, _tag_of(value)
                     logger.info("Model choice for %s is now %s (from %s)", name, self._tags[name], self.url)
 
-    def _restore(self, datasets: list[str]) -> None:
-        """Write back the choices this worker serves, then the marker: one transaction."""
+    def _restore(self, datasets: list[str]) -> bool:
+        """Write back the choices this worker serves, then the marker, in one transaction; whether
+        there was anything to write back.
+
+        A worker that remembers no choice (one started after Redis lost its data) leaves the marker
+        alone: creating it would make the workers that do remember take their missing choices for
+        deleted ones.
+        """
         remembered = {name: value for name in datasets if (value := self._values[name]) is not None}
+        if not remembered:
+            return False
         with self._client.pipeline(transaction=True) as pipe:
             for name, value in remembered.items():
                 pipe.set(KEY_PREFIX + name, value, nx=True)
             pipe.set(EPOCH_KEY, datetime.now(UTC).isoformat(), nx=True)
-            pipe.execute()
-        if remembered:
-            logger.warning("Redis at %s lost the model choices; restored %d", self.url, len(remembered))
+            *written, _ = pipe.execute()
+        restored = [name for name, done in zip(remembered, written, strict=True) if done]
+        if restored:
+            logger.warning("Redis at %s had lost its data; restored %s", self.url, ", ".join(restored))
+        return True
 
     def _sync_logged(self) -> bool:
         """``_sync``, logging only the changes between reachable and unreachable; whether it worked."""
