@@ -1,6 +1,6 @@
 """The Docker Swarm stack end to end (deploy/swarm): three replicas behind the balancer, one model choice
-shared through Redis, a killed replica replaced, a rolling restart and a Redis restart under prediction
-load with no failed request, and down.sh leaving nothing behind.
+shared through Redis, a replica killed under load and replaced, a rolling restart and a Redis restart
+under prediction load with no failed request, and down.sh leaving nothing behind.
 
 All traffic from the host goes to the balancer on 127.0.0.1; what each replica answers is checked inside
 its own container (``docker exec`` against its localhost). Needs a Docker engine: skipped without one,
@@ -227,11 +227,16 @@ def test_the_replicas_share_the_model_store_and_the_upload_folder(stack):
 
 
 def test_a_killed_replica_is_replaced_and_serves_the_shared_choice(stack):
+    """Under load: the requests the killed replica had in flight are retried on another one."""
     chosen = stack.select(stack.another_model())
     before = set(stack.replicas())
-    docker("kill", sorted(before)[0])
-    assert wait_for(lambda: len(set(stack.replicas()) - before) == 1, timeout=300, interval=1)
-    stack.wait_ready()
+    with Load(stack.url) as load:
+        time.sleep(1)
+        docker("kill", sorted(before)[0])
+        assert wait_for(lambda: len(set(stack.replicas()) - before) == 1, timeout=300, interval=1)
+        stack.wait_ready()
+    assert load.answered > 0
+    assert not load.failures, load.examples[:5]
     (newcomer,) = set(stack.replicas()) - before
     assert answered_model(newcomer) == chosen
     assert {answered_model(box) for box in stack.replicas()} == {chosen}
