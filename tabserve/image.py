@@ -29,6 +29,8 @@ REQUIREMENTS = "requirements/serve.txt"
 BASE_IMAGE_ENV = "TABSERVE_BASE_IMAGE"
 #: Where the active-model choice lives in the container: mount a volume here to keep it.
 STATE_DIR = "/home/bentoml/state"
+#: Where the stack and docker-compose.yaml keep training-data uploads (TABSERVE_DATA_DIR): a volume here.
+DATA_DIR = "/home/bentoml/data"
 #: The generic part of the build configuration, at the project root.
 BENTOFILE = Path(__file__).resolve().parent.parent / "bentofile.yaml"
 
@@ -42,8 +44,8 @@ def service_image() -> bentoml.images.Image:
     else:
         image = bentoml.images.Image(python_version=PYTHON_VERSION, lock_python_packages=False)
     image = image.requirements_file(REQUIREMENTS)
-    # The state folder must exist, owned by the non-root user, for a named volume to inherit it.
-    return image.run(f"mkdir -p {STATE_DIR} && chown -R 1034:1034 {STATE_DIR}")
+    # The state and data folders must exist, owned by the non-root user, for named volumes to inherit them.
+    return image.run(f"mkdir -p {STATE_DIR} {DATA_DIR} && chown -R 1034:1034 {STATE_DIR} {DATA_DIR}")
 
 
 def latest_tags(records: Iterable[ModelRecord]) -> list[str]:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ os.environ["TABSERVE_STATE_DIR"] = str(HOME / "state")
 
 from load_tests.server import ADMIN_TOKEN_ENV, ROOT, SERVICE_NAME, Server, admin_headers, derived_config  # noqa: E402
 from tabserve.datasets import AT_ROOT, DATASETS  # noqa: E402
+from tabserve.image import latest_tags  # noqa: E402
 from tabserve.store.registry import ModelRecord, list_records  # noqa: E402
 
 #: Every server the tests start inherits this admin token; ``ADMIN`` is the header that sends it.
@@ -104,3 +106,42 @@ def client(server: Server) -> Iterator[httpx.Client]:
         (HOME / "state" / f"active-{name}.json").unlink(missing_ok=True)
     with httpx.Client(base_url=server.url, timeout=60, headers=ADMIN) as http:
         yield http
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=600)
+
+
+def docker_available() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+#: For modules that need a Docker engine: skipped without one, unless TABSERVE_REQUIRE_DOCKER=1 (CI sets it,
+#: after docker/start-engine.sh), in which case they fail.
+needs_docker = pytest.mark.skipif(
+    not docker_available() and os.environ.get("TABSERVE_REQUIRE_DOCKER") != "1",
+    reason="no Docker engine (docker/start-engine.sh starts one on Debian)",
+)
+
+
+@pytest.fixture(scope="session")
+def packaged(trained_datasets: dict[str, list[ModelRecord]]) -> dict[str, set[str]]:
+    """Per dataset, the models the image must hold: each algorithm's newest version in the test store
+    when the image is built."""
+    return {name: set(latest_tags(list_records(name))) for name in DATASETS}
+
+
+@pytest.fixture(scope="session")
+def image(packaged: dict[str, set[str]]) -> Iterator[str]:
+    """The image built by docker/containerize.sh from the test store's models, once per session: the
+    container and the swarm tests share it."""
+    tag = f"tabserve:test-{uuid.uuid4().hex[:8]}"
+    built = subprocess.run(
+        ["bash", "docker/containerize.sh", tag], cwd=ROOT, capture_output=True, text=True, timeout=1800
+    )
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    yield tag
+    docker("rmi", "-f", tag, check=False)

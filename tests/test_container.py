@@ -21,30 +21,10 @@ import pytest
 
 from load_tests.server import ROOT, free_port, wait_for, wait_until_ok
 from tabserve.datasets import DATASETS
-from tabserve.image import latest_tags
-from tabserve.store.registry import list_records
-from tests.conftest import ADMIN, ADMIN_TOKEN, HOME
+from tests.conftest import ADMIN, ADMIN_TOKEN, HOME, docker, needs_docker
 from tests.test_service import CSV_HEADER, EXAMPLE, GENTOO
 
-
-def docker_available() -> bool:
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not docker_available() and os.environ.get("TABSERVE_REQUIRE_DOCKER") != "1",
-        reason="no Docker engine (docker/start-engine.sh starts one on Debian)",
-    ),
-]
-
-
-def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=600)
+pytestmark = [pytest.mark.slow, needs_docker]
 
 
 class Container:
@@ -80,25 +60,6 @@ class Container:
 
     def restarts(self) -> int:
         return int(docker("inspect", "-f", "{{.RestartCount}}", self.name).stdout)
-
-
-@pytest.fixture(scope="module")
-def packaged(trained) -> dict[str, set[str]]:
-    """Per dataset, the models the image must hold: each algorithm's newest version in the test store
-    when the image is built."""
-    return {name: set(latest_tags(list_records(name))) for name in DATASETS}
-
-
-@pytest.fixture(scope="module")
-def image(packaged) -> Iterator[str]:
-    """The image built by docker/containerize.sh from the test store's models."""
-    tag = f"tabserve:test-{uuid.uuid4().hex[:8]}"
-    built = subprocess.run(
-        ["bash", "docker/containerize.sh", tag], cwd=ROOT, capture_output=True, text=True, timeout=1800
-    )
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    yield tag
-    docker("rmi", "-f", tag, check=False)
 
 
 @pytest.fixture(scope="module")
