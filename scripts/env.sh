@@ -39,4 +39,5 @@ uv sync --locked --group mlflow --quiet
 source .venv/bin/activate
 
 export BENTOML_DO_NOT_TRACK=true                 # no usage analytics calls from BentoML
+export MLFLOW_DISABLE_TELEMETRY=true             # nor from MLflow (the optional mlflow group)
 export BENTOML_CONFIG="${BENTOML_CONFIG:-$PWD/configuration.yaml}"

@@ -31,6 +31,8 @@ from tabserve.training.tuning import split_dataset, train_algorithm
 from tests.test_readme import FENCE
 
 MLFLOW = Path(sys.executable).parent / "mlflow"
+#: No usage analytics calls from the tests' MLflow clients and server (scripts/env.sh sets it too).
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 #: A model logged to MLflow that is not scikit-learn's (a pyfunc): prints its run id.
 PYFUNC = """

@@ -208,7 +208,7 @@ def _algorithm_option(value: str | None) -> str | None:
     from tabserve.training.mlflow_import import ALGORITHM_LABEL
 
     if value is not None and not ALGORITHM_LABEL.match(value):
-        raise typer.BadParameter("lowercase letters, digits and _ (at most 40), e.g. notebook_forest")
+        raise typer.BadParameter("lowercase letters, digits and _ inside (at most 40), e.g. notebook_forest")
     return value
 
 

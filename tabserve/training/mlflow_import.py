@@ -27,9 +27,14 @@ if TYPE_CHECKING:
     from tabserve.store.registry import ModelRecord
 
 #: What an algorithm label may look like: it becomes part of the store name ``<dataset>_<algorithm>``.
-ALGORITHM_LABEL = re.compile(r"^[a-z0-9][a-z0-9_]{0,39}$")
+ALGORITHM_LABEL = re.compile(r"^[a-z0-9]([a-z0-9_]{0,38}[a-z0-9])?$")
 #: MLflow retries an unreachable server for minutes by default; a command line should say so sooner.
-QUICK_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+#: And no usage analytics calls, as for BentoML (both unless the environment says otherwise).
+DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+}
 
 
 class ImportRefused(Exception):
@@ -53,9 +58,9 @@ def redacted(uri: str) -> str:
 
 @contextlib.contextmanager
 def _mlflow_settings(tracking_uri: str | None) -> Iterator[None]:
-    """Fewer retries and, for this command only, loading pickled models (MLflow refuses to by
+    """:data:`DEFAULTS` and, for this command only, loading pickled models (MLflow refuses to by
     default): importing a model is the operator's decision to trust it, as serving it is."""
-    changes = {name: value for name, value in QUICK_RETRIES.items() if name not in os.environ}
+    changes = {name: value for name, value in DEFAULTS.items() if name not in os.environ}
     changes["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
     if tracking_uri:
         changes["MLFLOW_TRACKING_URI"] = tracking_uri

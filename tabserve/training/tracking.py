@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+#: MLflow reports its usage to its makers unless told not to (BENTOML_DO_NOT_TRACK's counterpart).
+TELEMETRY_ENV = "MLFLOW_DISABLE_TELEMETRY"
 #: Where a run keeps the fitted Pipeline (an MLflow model) and the figures, among its artifacts.
 MODEL_ARTIFACT = "model"
 FIGURES_ARTIFACT = "figures"
@@ -43,6 +45,7 @@ class Tracker:
     """Logs trained models to one MLflow tracking server."""
 
     def __init__(self, tracking_uri: str):
+        os.environ.setdefault(TELEMETRY_ENV, "true")  # no usage analytics calls, as for BentoML
         import mlflow
 
         self.tracking_uri = tracking_uri
