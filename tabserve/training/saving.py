@@ -45,9 +45,20 @@ def onnx_fast_path(
 
 
 def save_trained(
-    spec: DatasetSpec, trained: TrainedModel, split: Split, *, seed: int, cv_folds: int, grid: str
+    spec: DatasetSpec,
+    trained: TrainedModel,
+    split: Split,
+    *,
+    seed: int,
+    cv_folds: int,
+    grid: str,
+    provenance: dict[str, Any] | None = None,
 ) -> ModelRecord:
-    """Save a fitted Pipeline (and its checked ONNX conversion) as a new version in the store."""
+    """Save a fitted Pipeline (and its checked ONNX conversion) as a new version in the store.
+
+    ``provenance`` is merged into ``metadata["training"]``: where the rows came from (an upload's
+    sha256 and archived path), and the tracking run that recorded the model.
+    """
     onnx_model, serving = onnx_fast_path(spec, trained, split)
     metadata: dict[str, Any] = {
         "metrics": trained.metrics,
@@ -65,6 +76,7 @@ def save_trained(
             "train_data_sha256": split.train_sha256,
             "training_seconds": round(trained.training_seconds, 3),
             "libraries": library_versions(),
+            **(provenance or {}),
         },
         "serving": serving,
     }
