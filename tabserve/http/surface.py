@@ -18,7 +18,9 @@ from tabserve.http.routes import (
     admin_paths,
     media_types,
     small_body_paths,
+    task_routes,
 )
+from tabserve.http.training import CancelTraining, CheckTrainingSubmission
 
 #: The OpenAPI document's title, shown on the Swagger page at / and in its browser tab.
 TITLE = "Tabular classifiers (tabserve)"
@@ -60,6 +62,8 @@ def install_http_surface(service: Any, routes: tuple[Route, ...], read_routes: t
         LimitBodySize, max_bytes=int(MAX_BODY_MIB * 2**20), per_path=small_body_paths(routes)
     )
     service.add_asgi_middleware(ValidateMultipart)
+    service.add_asgi_middleware(CheckTrainingSubmission, routes=task_routes(routes))
+    service.add_asgi_middleware(CancelTraining, routes=task_routes(routes))
     service.add_asgi_middleware(RewriteJson, select=is_validation_error, rewrite=readable_validation_error)
     service.add_asgi_middleware(
         RewriteJson,

@@ -72,7 +72,7 @@ def read_labelled_csv(spec: DatasetSpec, data: bytes, *, file: str = "file") -> 
         raise CsvError(f"{file}: no row has a {spec.target!r} label")
     return LabelledRows(
         {name: values[keep] for name, values in columns.items()},
-        labels[keep].astype(object),
+        labels[keep],
         data,
         len(table.rows),
     )
@@ -94,7 +94,7 @@ def _labels(spec: DatasetSpec, table: CsvTable) -> np.ndarray:
         raise CsvError(
             f"{_where(table, row, spec.target)}: {str(cells[row])!r} is not one of {', '.join(spec.classes)}"
         )
-    return np.where(present, cells, "").astype(str)
+    return np.where(present, cells, "").astype(object)
 
 
 def rows_needed(cv_folds: int, *, held_out_file: bool) -> int:

@@ -54,6 +54,9 @@ class Progress:
     def tuned(self, trained: TrainedModel) -> None:
         """``trained.algorithm`` is tuned, refitted and evaluated (not saved yet)."""
 
+    def saving(self) -> None:
+        """Every model is trained; the uploads are archived and the models saved next."""
+
 
 @dataclass
 class ModelOutcome:
@@ -160,6 +163,7 @@ def run_training(plan: TrainingPlan, progress: Progress | None = None) -> Traini
         ],
     )
     if not plan.dry_run:
+        progress.saving()
         _save(plan, split, trained, result)
     # Reports and tracking (issue 11) go here, once every model is trained and saved: the HTML
     # report from `split` (held-out rows) and `trained` (fitted Pipelines) into `result.report`;
