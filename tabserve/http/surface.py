@@ -34,6 +34,8 @@ model store. Every dataset D has the same routes:
 * `GET /D/models`, `GET /D/model_info`: what can answer, and what answers now.
 * `POST /D/select_model`: switch D's answering model by tag, model name, algorithm id or version
   (admin: `Authorization: Bearer <token>`, the server's `PENGUIN_ADMIN_TOKEN`).
+* `POST /D/train/submit`: train new versions from a labelled CSV upload as a background task, then
+  `GET /D/train/status` and `GET /D/train/get` with its `task_id` (admin, as above).
 
 Every prediction names its model in `model` and in the `X-Model-Tag` header. Every error is JSON:
 `{"error": "what went wrong and what to do"}`.
