@@ -23,7 +23,7 @@ from openapi_spec_validator import validate
 from load_tests.server import ROOT, Server
 from tabserve.datasets import DATASETS
 from tabserve.store.registry import ModelRecord
-from tests.conftest import ADMIN, ADMIN_TOKEN, HOME
+from tests.conftest import ADMIN, ADMIN_TOKEN, HOME, server_on_copy
 
 TESTS = Path(__file__).parent
 #: openapi-python-client is run by uv, not installed: it needs typer<0.28, the project pins 0.29.
@@ -31,18 +31,15 @@ GENERATOR = "openapi-python-client==0.29.1"
 EXAMPLES = int(os.environ.get("TABSERVE_FUZZ_EXAMPLES", "40"))
 
 
-#: The server of this module keeps its store and state here: the generated client trains new versions.
+#: This module's server keeps its store and state here (see :func:`server_on_copy`).
 OWN_HOME = HOME / "openapi"
 
 
 @pytest.fixture(scope="module")
 def server(trained: list[ModelRecord], logs: Path) -> Iterator[Server]:
-    """A server of its own, on a copy of the trained store, so the versions trained through the
-    generated client (the training tasks) change nothing for other tests."""
-    shutil.rmtree(OWN_HOME, ignore_errors=True)
-    shutil.copytree(HOME / "bentoml", OWN_HOME / "bentoml", ignore=shutil.ignore_patterns("task_result.db*"))
-    env = {"BENTOML_HOME": str(OWN_HOME / "bentoml"), "TABSERVE_STATE_DIR": str(OWN_HOME / "state")}
-    running = Server(env, logs / "openapi-server.log").start()
+    """A server of its own, so the versions the generated client trains (through the training
+    tasks) change nothing for other tests."""
+    running = server_on_copy(OWN_HOME.name, logs)
     yield running
     running.stop()
 
