@@ -200,7 +200,7 @@ def task_status(task_id: str) -> str | None:
     from bentoml._internal.configuration.containers import BentoMLContainer
 
     path = BentoMLContainer.result_store_file.get()
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
+    with contextlib.closing(sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True, timeout=5)) as db:
         row = db.execute("SELECT status FROM result WHERE task_id = ?", (task_id,)).fetchone()
     return row[0] if row else None
 
@@ -307,7 +307,7 @@ class CancelTraining:
             await self.app(scope, receive, send)
             return
         task_id = _query(scope).get("task_id")
-        if not task_id:
+        if task_id is None:
             await self.app(scope, receive, send)  # BentoML's own 400: task_id is required
             return
 
@@ -333,4 +333,4 @@ class CancelTraining:
 def _query(scope: Scope) -> dict[str, str]:
     from urllib.parse import parse_qsl
 
-    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))

@@ -185,7 +185,7 @@ def _save(plan: TrainingPlan, split: Split, trained: list[TrainedModel], result:
             seed=plan.seed,
             cv_folds=plan.cv_folds,
             grid=plan.grid,
-            provenance={**provenance, "held_out": "test_file" if plan.test_rows else "random_split"},
+            provenance=provenance,
         )
         outcome.tag, outcome.engine = record.tag, record.metadata["serving"]["engine"]
 
