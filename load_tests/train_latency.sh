@@ -60,7 +60,13 @@ idle=$(measure idle)
 task=$(curl -s -X POST "$URL/train/submit" -H "$AUTH" -F quick=false |
     .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["task_id"])')
 sleep 5 # the training process starts (imports) before the measured run
-[[ "$(status "$task")" == in_progress ]] || { echo "the training task is not running" >&2; exit 1; }
+state=$(status "$task")
+if [[ "$state" != in_progress ]]; then
+    echo "the training task is $state, not running; its result and the server log:" >&2
+    curl -s "$URL/train/get?task_id=$task" -H "$AUTH" >&2
+    tail -20 "$work/serve.log" >&2
+    exit 1
+fi
 during=$(measure during)
 still=$(status "$task")
 curl -s -X PUT "$URL/train/cancel?task_id=$task" -H "$AUTH" >/dev/null

@@ -148,7 +148,6 @@ async def run_job(
                 cwd=PROJECT_ROOT,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,  # its own process group: a cancel stops its helpers too
                 env={**os.environ, "OMP_NUM_THREADS": "1"},
             )
             logger.info("Training %s (task %s) in process %d", options["dataset"], task_id, process.pid)
@@ -176,10 +175,18 @@ async def _wait(process: asyncio.subprocess.Process, folder: Path, task_id: str 
         if task_id is None or (folder / SAVING_MARKER).exists():
             continue
         if await asyncio.to_thread(task_status, task_id) == "canceled":
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+            _kill(process)
             await process.wait()
             raise ApiError(409, f"task {task_id} was canceled before it saved anything; nothing was saved")
+
+
+def _kill(process: asyncio.subprocess.Process) -> None:
+    """Stop the training process and its helpers (its process group, see the job module)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:  # not yet its own group leader: it has started no helper yet
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
