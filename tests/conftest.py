@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -88,6 +89,16 @@ def logs() -> Path:
     path = HOME / "logs"
     path.mkdir(exist_ok=True)
     return path
+
+
+def server_on_copy(name: str, logs: Path) -> Server:
+    """A server of its own on a copy of the trained store (``HOME/<name>``), with its own state and
+    data folders: for tests that train new versions, which other tests must not see."""
+    home = HOME / name
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(HOME / "bentoml" / "models", home / "bentoml" / "models")
+    env = {"BENTOML_HOME": str(home / "bentoml"), "TABSERVE_STATE_DIR": str(home / "state")}
+    return Server(env, logs / f"{name}.log").start()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,8 @@
 """Call every operation of this service through a client openapi-python-client generated.
 
+The training tasks' calls train new versions: tests/test_openapi.py runs this against a server of
+its own, on a copy of the model store.
+
 Run by tests/test_openapi.py in its own process (the generated package must not leak into the
 test process): ``python generated_client_calls.py PACKAGE_DIR BASE_URL ADMIN_TOKEN``. Exits non-zero
 if a call fails, parses to the wrong type, or an operation of the generated client is not called.
@@ -11,6 +14,7 @@ import importlib
 import io
 import pkgutil
 import sys
+import time
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -112,12 +116,66 @@ def calls(package: str, url: str, token: str) -> dict[str, Callable[[dict[str, M
     def check(route: Route) -> Callable[[dict[str, ModuleType]], None]:
         return lambda ops: checks[route.operation.name](route.spec, ops[module_name(route)])
 
+    def task_checks(route: Route) -> dict[str, Callable[[dict[str, ModuleType]], None]]:
+        """A training task's endpoints, called in order: a quick training of the packaged data,
+        polled to its result; then a retry of it, canceled before it saves anything."""
+        tasks: dict[str, str] = {}
+        name = f"tabserve_{route.api_name}"
+
+        def submit(ops: dict[str, ModuleType]) -> None:
+            operation = ops[f"{name}_submit"]
+            body = body_type(operation)(algorithms="logistic_regression", quick=True)
+            refused = operation.sync_detailed(client=anonymous, body=body)
+            assert refused.status_code == 401 and isinstance(refused.parsed, models.ErrorBody), refused
+            tasks["trained"] = expect(operation, admin, models.TaskStatus, body=body).task_id
+
+        def status(ops: dict[str, ModuleType]) -> None:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                answer = expect(ops[f"{name}_status"], admin, models.TaskStatus, task_id=tasks["trained"])
+                if answer.status.value != "in_progress":
+                    break
+                time.sleep(1)
+            assert answer.status.value == "completed", answer
+
+        def get(ops: dict[str, ModuleType]) -> None:
+            answer = expect(
+                ops[f"{name}_get"], admin, models.TrainingOutcomeIODescriptor, task_id=tasks["trained"]
+            )
+            assert answer.dataset == route.spec.name and answer.models[0].algorithm == "logistic_regression"
+
+        def retry(ops: dict[str, ModuleType]) -> None:
+            tasks["retried"] = expect(
+                ops[f"{name}_retry"], admin, models.TaskStatus, task_id=tasks["trained"]
+            ).task_id
+
+        def cancel(ops: dict[str, ModuleType]) -> None:
+            answer = expect(ops[f"{name}_cancel"], admin, models.TaskStatus, task_id=tasks["retried"])
+            assert answer.status.value == "canceled", answer
+
+        return {
+            f"{name}_{endpoint}": check
+            for endpoint, check in (
+                ("submit", submit),
+                ("status", status),
+                ("get", get),
+                ("retry", retry),
+                ("cancel", cancel),
+            )
+        }
+
     def plain(name: str) -> Callable[[dict[str, ModuleType]], None]:
         return lambda ops: expect(ops[name], anonymous)
 
     routes = service_routes(DATASETS.values(), AT_ROOT)
     return {
-        **{module_name(route): check(route) for route in routes},
+        **{module_name(route): check(route) for route in routes if not route.operation.task},
+        **{
+            name: check
+            for route in routes
+            if route.operation.task
+            for name, check in task_checks(route).items()
+        },
         **{name: plain(name) for name in ("get_livez", "get_readyz", "get_healthz", "get_metrics")},
     }
 

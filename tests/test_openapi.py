@@ -22,12 +22,26 @@ from openapi_spec_validator import validate
 
 from load_tests.server import ROOT, Server
 from tabserve.datasets import DATASETS
-from tests.conftest import ADMIN, ADMIN_TOKEN, HOME
+from tabserve.store.registry import ModelRecord
+from tests.conftest import ADMIN, ADMIN_TOKEN, HOME, server_on_copy
 
 TESTS = Path(__file__).parent
 #: openapi-python-client is run by uv, not installed: it needs typer<0.28, the project pins 0.29.
 GENERATOR = "openapi-python-client==0.29.1"
 EXAMPLES = int(os.environ.get("TABSERVE_FUZZ_EXAMPLES", "40"))
+
+
+#: This module's server keeps its store and state here (see :func:`server_on_copy`).
+OWN_HOME = HOME / "openapi"
+
+
+@pytest.fixture(scope="module")
+def server(trained: list[ModelRecord], logs: Path) -> Iterator[Server]:
+    """A server of its own, so the versions the generated client trains (through the training
+    tasks) change nothing for other tests."""
+    running = server_on_copy(OWN_HOME.name, logs)
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +54,7 @@ def default_model_after() -> Iterator[None]:
     """These tests call /select_model: afterwards the server answers with its default model again."""
     yield
     for name in DATASETS:
-        (HOME / "state" / f"active-{name}.json").unlink(missing_ok=True)
+        (OWN_HOME / "state" / f"active-{name}.json").unlink(missing_ok=True)
 
 
 def test_the_document_is_valid_openapi_31(document):
@@ -95,7 +109,8 @@ def test_a_generated_client_calls_every_operation(server, document, tmp_path, de
 def test_schemathesis_every_check_passes(server, default_model_after):
     """Every check schemathesis has, on positive and negative cases of every operation.
 
-    The hooks module tells it what a valid ``text/csv`` upload looks like (see its docstring).
+    The hooks module tells it what a valid ``text/csv`` upload looks like, and keeps it from
+    starting trainings (see its docstring).
     """
     st = str(Path(sys.executable).with_name("st"))
     options = ["--max-examples", str(EXAMPLES), "--generation-database", "none", "--request-timeout", "60"]

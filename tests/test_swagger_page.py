@@ -29,6 +29,7 @@ from tabserve.http.apis import schemas
 from tabserve.http.docs_page import docs_page_app
 from tabserve.http.openapi import ServiceDocs
 from tabserve.http.routes import Route
+from tabserve.http.training import TrainingOutcome
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -67,6 +68,7 @@ def response_type(route: Route) -> TypeAdapter:
             "select_model": ModelInfo,
             "model_info": ModelInfo,
             "models": ModelList,
+            "train": TrainingOutcome,  # the finished task's result (/train/get)
         }[route.operation.name]
     )
 
@@ -94,7 +96,9 @@ def test_every_200_body_has_an_example():
 
 @pytest.mark.parametrize("route", JSON_ROUTES, ids=[route.path for route in JSON_ROUTES])
 def test_each_json_example_is_exactly_what_the_server_would_send(route: Route):
-    example = example_200(published_document(), route.path)
+    example = example_200(
+        published_document(), route.task_path("get") if route.operation.task else route.path
+    )
     adapter = response_type(route)
     assert adapter.dump_python(adapter.validate_python(example), mode="json") == example
 

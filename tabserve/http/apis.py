@@ -33,6 +33,7 @@ from tabserve.datasets import DatasetSpec
 from tabserve.http.api_errors import ApiError, json_errors
 from tabserve.http.read_routes import ReadRoute
 from tabserve.http.routes import Route
+from tabserve.http.training import train_api
 from tabserve.serving.memory import trim_after_large
 
 MODEL_TAG_HEADER = "X-Model-Tag"
@@ -157,10 +158,15 @@ POST_APIS = {
 
 
 def service_apis(routes: Iterable[Route]) -> type:
-    """A base class with a BentoML API for every POST route; ``@bentoml.service`` collects them."""
+    """A base class with a BentoML API for every POST route (a task for a task route);
+    ``@bentoml.service`` collects them."""
     namespace = {}
     for route in routes:
-        if route.operation.name in POST_APIS:
+        if route.operation.task:
+            func = train_api(route.spec)
+            func.__name__ = func.__qualname__ = route.api_name
+            namespace[route.api_name] = bentoml.task(route=route.path)(json_errors(func))
+        elif route.operation.name in POST_APIS:
             func = POST_APIS[route.operation.name](route.spec)
             func.__name__ = func.__qualname__ = route.api_name
             namespace[route.api_name] = bentoml.api(route=route.path)(json_errors(func))

@@ -56,6 +56,8 @@ MODELS = (
 CV_METRICS = {"cv_f1_macro_mean": 0.9921, "cv_f1_macro_std": 0.0101}
 #: The model the /select_model request example selects.
 SELECTED = "random_forest"
+#: The training task of the examples, as BentoML names tasks (a uuid4 in hex).
+TASK_ID = "5f0c8a3e9b2d4c1f8e7a6b5c4d3e2f10"
 
 
 def metrics(spec: DatasetSpec, model: ExampleModel) -> dict[str, float]:
@@ -85,6 +87,17 @@ def examples(route: Route) -> RouteExamples:
         "model_info": lambda: RouteExamples(None, answers.model_info()),
         "select_model": lambda: RouteExamples({"model": SELECTED}, answers.model_info(SELECTED)),
     }[route.operation.name]()
+
+
+def task_example(route: Route, endpoint: str) -> RouteExamples:
+    """The 200 body of one of a training task's endpoints (:data:`tabserve.http.routes.TASK_ENDPOINTS`)."""
+    status = {"submit": "in_progress", "retry": "in_progress", "cancel": "canceled"}
+    if endpoint == "get":
+        return RouteExamples(None, ResponseExamples(route.spec).training_outcome())
+    if endpoint == "status":
+        times = {"created_at": "2026-11-25T02:22:40", "executed_at": "2026-11-25T02:22:40"}
+        return RouteExamples(None, {"task_id": TASK_ID, "status": "completed", **times})
+    return RouteExamples(None, {"task_id": TASK_ID, "status": status[endpoint]})
 
 
 @dataclass(frozen=True)
@@ -164,6 +177,34 @@ class ResponseExamples:
                 "parity_rows": 369,
                 "onnx_sha256": SHA256,
             },
+        }
+
+    def training_outcome(self) -> dict[str, Any]:
+        """A finished training task's result (``/train/get``): an upload trained two models."""
+        return {
+            "dataset": self.spec.name,
+            "grid": "quick",
+            "seed": 42,
+            "cv_folds": 5,
+            "train_rows": 275,
+            "test_rows": 69,
+            "train_data_sha256": SHA256,
+            "data_sha256": SHA256,
+            "test_data_sha256": None,
+            "models": [
+                {
+                    "tag": self.tag(model),
+                    "algorithm": model.algorithm,
+                    "metrics": metrics(self.spec, model),
+                    "hyperparameters": model.hyperparameters,
+                    "training_seconds": 0.42,
+                    "engine": "onnxruntime",
+                    "mlflow_run_id": None,
+                }
+                for model in MODELS
+            ],
+            "activated": self.active,
+            "report": None,
         }
 
     def model_list(self) -> dict[str, Any]:

@@ -125,8 +125,8 @@ class RequireContentType:
         )
 
 
-#: Form fields that carry a file upload (``/predict_csv``'s ``file``).
-FILE_FIELDS = frozenset({"file"})
+#: Form fields that carry a file upload (``/predict_csv``'s ``file``, ``/train``'s ``test_file``).
+FILE_FIELDS = frozenset({"file", "test_file"})
 
 
 class ValidateMultipart:

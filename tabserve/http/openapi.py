@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from starlette.types import Scope
 
 from tabserve.codecs.schema import FEATURES
+from tabserve.http.routes import TASK_ENDPOINTS
 
 if TYPE_CHECKING:
     from tabserve.datasets import DatasetSpec
     from tabserve.http.read_routes import ReadRoute
-    from tabserve.http.routes import Route
+    from tabserve.http.routes import Route, TaskEndpoint
 
 DOCS_PATH = "/docs.json"
 OPENAPI_VERSION = "3.1.0"
@@ -62,6 +63,73 @@ ERROR_DESCRIPTIONS = {
     503: "No model can answer (none loaded, or the selected one was refused), or overloaded",
     504: "The request took longer than the configured timeout",
 }
+
+
+#: BentoML's task status (``/train/status``; ``submit``, ``retry`` and ``cancel`` answer the first two).
+TASK_STATUS_SCHEMA: dict[str, Any] = {
+    "title": "TaskStatus",
+    "description": "A training task's state, as BentoML keeps it",
+    "type": "object",
+    "required": ["task_id", "status"],
+    "properties": {
+        "task_id": {"type": "string", "description": "Poll /train/status and /train/get with it"},
+        "status": {"type": "string", "enum": ["pending", "in_progress", "completed", "failed", "canceled"]},
+        "created_at": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "executed_at": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    },
+}
+
+#: What each of a training task's endpoints does, for the document.
+TASK_DESCRIPTIONS = {
+    "submit": "Check the form and its files, then start training in a separate process and answer at "
+    "once with the task's id (admin). A file that cannot train is answered 400 here, naming the row and "
+    "column, and nothing runs or is saved. `file` (a labelled CSV; without it the packaged data) is "
+    "split at random (20% held out) unless `test_file` is given; `algorithms` are comma-separated ids "
+    "(default: all); `quick` uses tiny grids; `activate=best` makes the best new model the active one.",
+    "status": "The task's status: in_progress, then completed or failed (canceled while a cancel stops it).",
+    "get": "The finished task's result: the new versions (selectable at once) and their held-out metrics, "
+    "the rows used and the uploads' sha256. A failed task answers its error: 400 for data that cannot "
+    "train, 409 when it was canceled; nothing was saved then.",
+    "cancel": "Stop a task in progress: its training process is killed and nothing is saved (a task "
+    "already saving its models finishes). 404 for an unknown task, 409 for one already finished.",
+    "retry": "Run a finished task again with the same form and files; answers the new task's id.",
+}
+
+
+#: The training form's text fields.
+FORM_FIELDS = {
+    "algorithms": "Comma-separated algorithm ids, as train.py --algorithms takes them (empty: every "
+    "algorithm); an unknown id is answered 400 with the valid ones.",
+    "quick": "Tiny hyper-parameter grids: the whole run in seconds",
+    "activate": "none: the active model stays; best: the new model with the best held-out macro F1 "
+    "becomes the active one, on every worker",
+}
+
+
+def training_uploads(spec: DatasetSpec) -> tuple[FileUpload, FileUpload]:
+    """The labelled CSV uploads of ``spec``'s training task: read like ``/predict_csv``'s, plus labels."""
+    from tabserve.training.data import rows_needed
+
+    labels = (
+        f"plus the label column {spec.target!r} ({', '.join(spec.classes)}); rows with a missing label "
+        "are skipped, an unknown label is refused."
+    )
+    rows = rows_needed(5, held_out_file=False), rows_needed(5, held_out_file=True)
+    return (
+        FileUpload(
+            "file",
+            "text/csv",
+            f"Labelled training rows (optional: without it the packaged data trains). The columns and cells "
+            f"of a /predict_csv upload, {labels} Every class needs at least {rows[0]} labelled rows "
+            f"({rows[1]} with a test_file).",
+        ),
+        FileUpload(
+            "test_file",
+            "text/csv",
+            f"Optional held-out rows, evaluated instead of a random 20% of the training rows: the same "
+            f"columns, {labels} Every class at least once.",
+        ),
+    )
 
 
 def is_docs_request(scope: Scope, status: int) -> bool:
@@ -122,13 +190,22 @@ class ServiceDocs:
         plain_text_errors: dict[str, tuple[int, ...]] | None = None,
     ):
         self.title, self.version, self.description = title, version, description
-        self.routes = {route.path: route for route in routes}
+        self.routes = {route.path: route for route in routes if not route.operation.task}
+        #: A task's own path is refused (it trains only as a task); its endpoints are documented.
+        self.task_paths = frozenset(route.path for route in routes if route.operation.task)
+        self.task_endpoints = {
+            route.task_path(endpoint.name): (route, endpoint)
+            for route in routes
+            if route.operation.task
+            for endpoint in TASK_ENDPOINTS
+        }
         self.read_routes = read_routes
         self.admin_token_env = admin_token_env
         self.plain_text_errors = plain_text_errors or {}
 
     def __call__(self, document: dict[str, Any]) -> dict[str, Any]:
-        from tabserve.http.examples import examples  # only when the document is asked for
+        # Only when the document is asked for.
+        from tabserve.http.examples import examples, task_example
 
         document["info"] = {
             "title": self.title,
@@ -141,10 +218,14 @@ class ServiceDocs:
             schemas.pop(generic, None)
         schemas["ErrorBody"] = ERROR_SCHEMA
         paths = document.setdefault("paths", {})
+        if self.task_endpoints:
+            schemas["TaskStatus"] = TASK_STATUS_SCHEMA
+        for path in self.task_paths:
+            paths.pop(path, None)
         for read_route in self.read_routes:
             paths[read_route.path] = {"get": read_route.operation()}
             schemas.update(read_route.schemas())
-        if any(route.operation.admin for route in self.routes.values()):
+        if self.task_endpoints or any(route.operation.admin for route in self.routes.values()):
             components.setdefault("securitySchemes", {})["adminToken"] = {
                 "type": "http",
                 "scheme": "bearer",
@@ -164,6 +245,8 @@ class ServiceDocs:
                     _describe_upload(operation, csv_upload(route.spec), schemas)
                 if kind in ("predict", "predict_batch") and route.spec.accepts_vectors:
                     _one_way_of_sending_rows(operation, route.spec, schemas, batch=kind == "predict_batch")
+                if path in self.task_endpoints:
+                    _describe_task_endpoint(*self.task_endpoints[path], operation, schemas)
         _drop_bentoml_keywords(document)
         document["openapi"] = OPENAPI_VERSION
         tags = {route.tag: route.spec.description for route in self.routes.values()}
@@ -171,6 +254,9 @@ class ServiceDocs:
         for path, item in paths.items():
             if path in self.routes:
                 _add_examples(item, examples(self.routes[path]))
+            elif path in self.task_endpoints:
+                route, endpoint = self.task_endpoints[path]
+                _add_examples(item, task_example(route, endpoint.name))
         return document
 
     def _describe_route(self, route: Route, operation: dict[str, Any]) -> None:
@@ -178,15 +264,7 @@ class ServiceDocs:
         operation["summary"] = f"{route.operation.summary} ({route.spec.name})"
         if route.operation.admin:
             operation["security"] = [{"adminToken": []}]
-        responses = operation.setdefault("responses", {})
-        for status in list(responses):
-            if str(status) != "200":
-                del responses[status]
-        for status in route.operation.errors:
-            responses[str(status)] = {
-                "description": ERROR_DESCRIPTIONS[status],
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
-            }
+        _error_responses(operation, route.operation.errors)
 
     def _add_plain_text_errors(self, path: str, operation: dict[str, Any]) -> None:
         for status in self.plain_text_errors.get(path, ()):
@@ -194,6 +272,49 @@ class ServiceDocs:
                 "description": ERROR_DESCRIPTIONS[status],
                 "content": {"text/plain": {"schema": {"type": "string"}}},
             }
+
+
+def _error_responses(operation: dict[str, Any], errors: tuple[int, ...]) -> None:
+    """Keep the 200 response; document each of ``errors`` with the ErrorBody schema."""
+    responses = operation.setdefault("responses", {})
+    for status in list(responses):
+        if str(status) != "200":
+            del responses[status]
+    for status in errors:
+        responses[str(status)] = {
+            "description": ERROR_DESCRIPTIONS[status],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        }
+
+
+def _describe_task_endpoint(
+    route: Route, endpoint: TaskEndpoint, operation: dict[str, Any], schemas: dict[str, Any]
+) -> None:
+    """One endpoint of a training task: admin-only, its errors, its own operationId (BentoML gives
+    ``cancel`` the same one as ``retry``), and for ``submit`` the form's fields and files."""
+    service = operation["operationId"].split("__")[0]
+    operation.update(
+        tags=[route.tag],
+        summary=f"{endpoint.summary} ({route.spec.name})",
+        description=TASK_DESCRIPTIONS[endpoint.name],
+        operationId=f"{service}__{route.api_name}_{endpoint.name}",
+        security=[{"adminToken": []}],
+    )
+    operation["x-bentoml-name"] = f"{route.api_name}_{endpoint.name}"
+    _error_responses(operation, endpoint.errors)
+    if endpoint.name != "get":
+        operation["responses"]["200"]["content"] = {
+            "application/json": {"schema": {"$ref": SCHEMA_REF + "TaskStatus"}}
+        }
+    if endpoint.name == "submit":
+        body = operation["requestBody"]
+        body["required"] = True  # a form, even an empty one: it says what to train
+        form = f"{route.api_name}__Input"  # the task's own form (its direct route is not published)
+        body["content"]["multipart/form-data"]["schema"] = {"$ref": SCHEMA_REF + form}
+        for name, text in FORM_FIELDS.items():
+            schemas[form]["properties"][name]["description"] = text
+        for upload in training_uploads(route.spec):
+            _describe_upload(operation, upload, schemas)
 
 
 def _add_examples(item: dict[str, Any], route_examples: Any) -> None:
@@ -273,9 +394,9 @@ def _describe_upload(operation: dict[str, Any], upload: FileUpload, schemas: dic
     schema = media["schema"]
     if "$ref" in schema:
         schema = schemas[schema["$ref"].removeprefix(SCHEMA_REF)]
-    schema["properties"][upload.field].update(
-        contentMediaType=upload.media_type, description=upload.description
-    )
+    field = schema["properties"][upload.field]
+    field.update(contentMediaType=upload.media_type, description=upload.description)
+    field.pop("default", None)  # an optional file may be left out, but is never null
 
 
 def _drop_bentoml_keywords(node: Any) -> None:

@@ -40,6 +40,29 @@ class Operation:
     admin: bool = False
     #: Every error status the route can answer, each documented with the error body.
     errors: tuple[int, ...] = ()
+    #: A BentoML task: served only through :data:`TASK_ENDPOINTS` below the route's path.
+    task: bool = False
+
+
+@dataclass(frozen=True)
+class TaskEndpoint:
+    """One of the endpoints BentoML serves below a task's route (``/train/submit``, ...)."""
+
+    name: str
+    method: str
+    summary: str
+    errors: tuple[int, ...]
+
+
+#: What BentoML 1.4 serves for a task at ``<route>``; the route itself (a synchronous call) is
+#: refused, so a training always runs as a task. Every one of them needs the admin token.
+TASK_ENDPOINTS = (
+    TaskEndpoint("submit", "POST", "Start a training task", (400, 401, 403, 413, 415, 429, 500, 504)),
+    TaskEndpoint("status", "GET", "A training task's status", (400, 401, 403, 404, 429, 500, 504)),
+    TaskEndpoint("get", "GET", "A training task's result", (400, 401, 403, 404, 409, 429, 500, 504)),
+    TaskEndpoint("cancel", "PUT", "Cancel a training task", (400, 401, 403, 404, 409, 429, 500, 504)),
+    TaskEndpoint("retry", "POST", "Run a finished training task again", (400, 401, 403, 404, 429, 500, 504)),
+)
 
 
 OPERATIONS = (
@@ -57,6 +80,7 @@ OPERATIONS = (
         admin=True,
         errors=(400, 401, 403, 404, 409, 413, 415, 429, 500, 504),
     ),
+    Operation("train", "POST", "Retrain from labelled rows", MULTIPART, admin=True, task=True),
 )
 
 
@@ -77,6 +101,17 @@ class Route:
         """The BentoML API's (and the Python client's method's) name: unique across the service."""
         return f"{self.prefix.strip('/')}_{self.operation.name}" if self.prefix else self.operation.name
 
+    def task_path(self, endpoint: str) -> str:
+        """Where BentoML serves ``endpoint`` (one of :data:`TASK_ENDPOINTS`) of this task route."""
+        return f"{self.path}/{endpoint}"
+
+    @property
+    def served_paths(self) -> tuple[str, ...]:
+        """Every path this route answers at: its own, or a task's endpoints (and its own, refused)."""
+        if not self.operation.task:
+            return (self.path,)
+        return (self.path, *(self.task_path(endpoint.name) for endpoint in TASK_ENDPOINTS))
+
     @property
     def tag(self) -> str:
         """The OpenAPI tag grouping a dataset's routes on the Swagger page."""
@@ -92,11 +127,18 @@ def service_routes(datasets: Iterable[DatasetSpec], at_root: DatasetSpec | None)
 
 
 def admin_paths(routes: Iterable[Route]) -> frozenset[str]:
-    return frozenset(route.path for route in routes if route.operation.admin)
+    return frozenset(path for route in routes if route.operation.admin for path in route.served_paths)
 
 
 def media_types(routes: Iterable[Route]) -> dict[str, tuple[str, ...]]:
-    return {route.path: route.operation.media_types for route in routes if route.operation.media_types}
+    """What each POST body may be: a task's is what its submission (and its direct route) read."""
+    types = {route.path: route.operation.media_types for route in routes if route.operation.media_types}
+    types.update({route.task_path("submit"): types[route.path] for route in routes if route.operation.task})
+    return types
+
+
+def task_routes(routes: Iterable[Route]) -> tuple[Route, ...]:
+    return tuple(route for route in routes if route.operation.task)
 
 
 def small_body_paths(routes: Iterable[Route]) -> dict[str, int]:

@@ -18,7 +18,9 @@ from tabserve.http.routes import (
     admin_paths,
     media_types,
     small_body_paths,
+    task_routes,
 )
+from tabserve.http.training import CancelTraining, CheckTrainingSubmission
 
 #: The OpenAPI document's title, shown on the Swagger page at / and in its browser tab.
 TITLE = "Tabular classifiers (tabserve)"
@@ -32,6 +34,8 @@ model store. Every dataset D has the same routes:
 * `GET /D/models`, `GET /D/model_info`: what can answer, and what answers now.
 * `POST /D/select_model`: switch D's answering model by tag, model name, algorithm id or version
   (admin: `Authorization: Bearer <token>`, the server's `PENGUIN_ADMIN_TOKEN`).
+* `POST /D/train/submit`: train new versions from a labelled CSV upload as a background task, then
+  `GET /D/train/status` and `GET /D/train/get` with its `task_id` (admin, as above).
 
 Every prediction names its model in `model` and in the `X-Model-Tag` header. Every error is JSON:
 `{"error": "what went wrong and what to do"}`.
@@ -60,6 +64,8 @@ def install_http_surface(service: Any, routes: tuple[Route, ...], read_routes: t
         LimitBodySize, max_bytes=int(MAX_BODY_MIB * 2**20), per_path=small_body_paths(routes)
     )
     service.add_asgi_middleware(ValidateMultipart)
+    service.add_asgi_middleware(CheckTrainingSubmission, routes=task_routes(routes))
+    service.add_asgi_middleware(CancelTraining, routes=task_routes(routes))
     service.add_asgi_middleware(RewriteJson, select=is_validation_error, rewrite=readable_validation_error)
     service.add_asgi_middleware(
         RewriteJson,

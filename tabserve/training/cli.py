@@ -8,12 +8,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichBar
 from rich.table import Table
 
 from tabserve.datasets import DATASETS, DatasetSpec, chosen_datasets
 from tabserve.training.algorithms import ALGORITHMS, parse_algorithm_ids
-from tabserve.training.tuning import TrainedModel, roc_auc, split_dataset, train_algorithm
+from tabserve.training.run import Progress, TrainingPlan, run_training
+from tabserve.training.tuning import Split, TrainedModel, roc_auc
 
 # Piped output (CI logs, files) gets room for full model tags instead of rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -62,47 +64,46 @@ def train(
         console.print("See every version with [bold]bentoml models list[/].")
 
 
+class _RichProgress(Progress):
+    """The run's progress as a rich bar, a line per tuned algorithm and the split's summary."""
+
+    def __init__(self, bar: RichBar):
+        self.bar = bar
+        self.task = bar.add_task("training", total=None)
+
+    def prepared(self, plan: TrainingPlan, split: Split) -> None:
+        held_out = "in the test file" if plan.test_rows else "held out"
+        console.print(
+            f"[bold]{plan.spec.title}[/]: {len(split.X_train)} training rows, {len(split.X_test)} "
+            f"{held_out}; {plan.cv_folds}-fold CV, seed {plan.seed}, {plan.grid} grids"
+            + (" [yellow](dry run: nothing is saved)[/]" if plan.dry_run else "")
+        )
+        self.bar.update(self.task, total=len(plan.algorithms))
+
+    def tuning(self, algorithm: str) -> None:
+        self.bar.update(self.task, description=f"tuning {algorithm}")
+
+    def tuned(self, trained: TrainedModel) -> None:
+        self.bar.advance(self.task)
+        console.print(f"  [green]✓[/] {trained.algorithm} in {trained.training_seconds:.1f}s")
+
+
 def _train_dataset(
     spec: DatasetSpec, ids: list[str], *, seed: int, cv_folds: int, quick: bool, dry_run: bool
 ) -> None:
     """Train, save and report every algorithm in ``ids`` on one dataset."""
-    from tabserve.store.registry import ModelRecord, default_record, list_records
-    from tabserve.training.saving import save_trained
+    from tabserve.store.registry import default_record, list_records
 
-    split = split_dataset(spec, seed)
-    console.print(
-        f"[bold]{spec.title}[/]: {len(split.X_train)} training rows, {len(split.X_test)} held out; "
-        f"{cv_folds}-fold CV, seed {seed}, {'quick' if quick else 'full'} grids"
-        + (" [yellow](dry run: nothing is saved)[/]" if dry_run else "")
-    )
-    results: list[tuple[TrainedModel, ModelRecord | None]] = []
-    with Progress(
+    plan = TrainingPlan(spec, tuple(ids), seed=seed, cv_folds=cv_folds, quick=quick, dry_run=dry_run)
+    with RichBar(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         TimeElapsedColumn(),
         console=console,
         transient=True,
-    ) as progress:
-        task = progress.add_task("training", total=len(ids))
-        for algorithm_id in ids:
-            progress.update(task, description=f"tuning {algorithm_id}")
-            trained = train_algorithm(
-                spec, ALGORITHMS[algorithm_id], split, seed=seed, cv_folds=cv_folds, quick=quick
-            )
-            record = None
-            if not dry_run:
-                record = save_trained(
-                    spec,
-                    trained,
-                    split,
-                    seed=seed,
-                    cv_folds=cv_folds,
-                    grid="quick" if quick else "full",
-                )
-            results.append((trained, record))
-            progress.advance(task)
-            console.print(f"  [green]✓[/] {algorithm_id} in {trained.training_seconds:.1f}s")
+    ) as bar:
+        result = run_training(plan, _RichProgress(bar))
 
     table = Table(title=f"{spec.title} models", title_justify="left")
     for column in (
@@ -115,15 +116,15 @@ def _train_dataset(
     ):
         textual = column in ("tag", "algorithm", "engine")
         table.add_column(column, justify="left" if textual else "right", overflow="fold")
-    for trained, record in results:
-        m = trained.metrics
+    for model in result.models:
+        m = model.metrics
         table.add_row(
-            record.tag if record else trained.algorithm,
+            model.tag or model.algorithm,
             f"{m['accuracy']:.4f}",
             f"{m['f1_macro']:.4f}",
             f"{roc_auc(m):.4f}",
-            f"{trained.training_seconds:.1f}s",
-            record.metadata["serving"]["engine"] if record else "",
+            f"{model.training_seconds:.1f}s",
+            model.engine or "",
         )
     console.print(table)
     if dry_run:

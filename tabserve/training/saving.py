@@ -57,9 +57,10 @@ def save_trained(
 ) -> ModelRecord:
     """Save a fitted Pipeline (and its checked ONNX conversion) as a new version in the store.
 
-    ``provenance`` adds facts to ``metadata["training"]`` (an MLflow run id, where the model came
-    from) and overrides its defaults; a None value removes a default that does not apply (a model
-    imported from MLflow was not fitted on ``split``'s training rows).
+    ``provenance`` adds facts to ``metadata["training"]``: where the rows came from (an upload's
+    sha256 and archived path), the MLflow run that tracked the model. It overrides the defaults;
+    a None value removes one that does not apply (a model imported from MLflow was not fitted on
+    ``split``'s training rows).
     """
     onnx_model, serving = onnx_fast_path(spec, trained, split)
     metadata: dict[str, Any] = {

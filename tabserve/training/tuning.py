@@ -17,8 +17,7 @@ from tabserve.codecs.frames import normalise_frame
 from tabserve.datasets import DatasetSpec
 from tabserve.features import build_pipeline
 from tabserve.training.algorithms import Algorithm
-
-TEST_FRACTION = 0.2
+from tabserve.training.data import TEST_FRACTION
 
 
 @dataclass(frozen=True)
@@ -38,9 +37,13 @@ class Split:
 
 
 def split_dataset(spec: DatasetSpec, seed: int) -> Split:
+    """The packaged data, split at random (stratified) into training and held-out rows."""
     frame = spec.load().dropna(subset=[spec.target])  # a row without a label teaches nothing
-    X = normalise_frame(spec, frame)
-    y = frame[spec.target].astype(str).to_numpy()
+    return split_rows(normalise_frame(spec, frame), frame[spec.target].astype(str).to_numpy(), seed)
+
+
+def split_rows(X: pd.DataFrame, y: np.ndarray, seed: int) -> Split:
+    """Hold out :data:`TEST_FRACTION` of the rows, stratified by class."""
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=TEST_FRACTION, stratify=y, random_state=seed
     )
