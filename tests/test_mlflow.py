@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -274,3 +275,67 @@ def test_imports_that_cannot_be_served_are_refused_and_save_nothing(tracking_uri
         assert result.returncode == 2, result.stdout + result.stderr
         assert "Not imported:" in result.stderr and message in " ".join(result.stderr.split())
     assert not list(home.glob("models/*/*"))
+
+
+#: Prints every breast-cancer version in the store as JSON: tag, algorithm, metrics, training metadata.
+STORE_RECORDS = """
+import json
+from tabserve.store.registry import list_records
+print(json.dumps([
+    {"tag": r.tag, "algorithm": r.algorithm, "metrics": r.metrics, "training": r.metadata["training"]}
+    for r in list_records("breast_cancer")
+]))
+"""
+
+
+@pytest.mark.slow
+def test_train_py_and_the_train_task_log_every_model_to_mlflow(tracking_uri, tmp_path, logs):
+    """Both ways of training log a run per model, tagged with the store tag the metadata links back."""
+    from mlflow import MlflowClient
+
+    env = {
+        **os.environ,
+        "BENTOML_HOME": str(tmp_path / "bentoml"),
+        "TABSERVE_STATE_DIR": str(tmp_path / "state"),
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "COLUMNS": "200",
+    }
+    command = [sys.executable, "train.py", "--quick", "--dataset", "breast_cancer", "--algorithms", "knn"]
+    trained = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    assert f"Logged to MLflow ({tracking_uri})" in trained.stdout
+
+    server = Server(env, logs / "mlflow-train-task-server.log").start(timeout=180)
+    try:
+        with httpx.Client(base_url=server.url, timeout=60, headers=admin_headers(server.admin_token)) as http:
+            form = {"algorithms": (None, "logistic_regression"), "quick": (None, "true")}
+            task = http.post("/breast_cancer/train/submit", files=form).json()["task_id"]
+            for _ in range(1200):
+                status = http.get("/breast_cancer/train/status", params={"task_id": task}).json()["status"]
+                if status != "in_progress":
+                    break
+                time.sleep(0.5)
+            assert status == "completed", status
+            answer = http.get("/breast_cancer/train/get", params={"task_id": task}).json()
+    finally:
+        server.stop()
+    (task_model,) = answer["models"]
+    assert Path(answer["report"]).is_file()
+
+    listed = subprocess.run(
+        [sys.executable, "-c", STORE_RECORDS], cwd=ROOT, capture_output=True, text=True, env=env
+    )
+    records = json.loads(listed.stdout)
+    assert sorted(r["algorithm"] for r in records) == ["knn", "logistic_regression"], listed.stderr
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name("breast_cancer")
+    runs = {run.data.tags.get("bentoml_tag"): run for run in client.search_runs([experiment.experiment_id])}
+    for record in records:
+        run = runs[record["tag"]]
+        assert record["training"]["mlflow_run_id"] == run.info.run_id
+        assert run.data.tags["algorithm"] == record["algorithm"]
+        assert run.data.metrics["f1_macro"] == pytest.approx(record["metrics"]["f1_macro"])
+        figures = {artifact.path for artifact in client.list_artifacts(run.info.run_id, "figures")}
+        algorithm = record["algorithm"]
+        assert figures == {f"figures/{algorithm}_confusion_matrix.png", f"figures/{algorithm}_roc.png"}
+    assert task_model["mlflow_run_id"] == runs[task_model["tag"]].info.run_id

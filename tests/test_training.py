@@ -1,5 +1,8 @@
 """train.py: tuning, evaluation, saving to the store, and its command line."""
 
+import re
+from pathlib import Path
+
 import bentoml
 import pytest
 
@@ -91,6 +94,11 @@ def test_cli_rerun_adds_versions_and_names_the_default(trained):
     assert len(added) == 1 and next(iter(added)).startswith("penguins_knn:")
     assert next(iter(added)) in result.stdout
     assert "Default model" in result.stdout
+    report = Path(re.search(r"Report \(confusion matrices, ROC curves\): (\S+)", result.stdout)[1])
+    page = report.read_text()
+    assert next(iter(added)) in page
+    for figure in ("knn_confusion_matrix.png", "knn_roc.png"):
+        assert f"figures/{figure}" in page and (report.parent / "figures" / figure).stat().st_size > 1000
     assert before <= {r.tag for r in list_records("penguins")}  # nothing overwritten
 
 

@@ -24,6 +24,10 @@ class Algorithm:
     grid: dict[str, list[Any]]
     quick_grid: dict[str, list[Any]]
 
+    def grid_for(self, *, quick: bool) -> dict[str, list[Any]]:
+        """The values searched: the tiny grid for quick runs (tests, CI), else the full one."""
+        return self.quick_grid if quick else self.grid
+
 
 ALGORITHMS: dict[str, Algorithm] = {
     a.id: a

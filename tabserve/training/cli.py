@@ -87,6 +87,9 @@ class _RichProgress(Progress):
         self.bar.advance(self.task)
         console.print(f"  [green]✓[/] {trained.algorithm} in {trained.training_seconds:.1f}s")
 
+    def tracking(self) -> None:
+        self.bar.update(self.task, description="logging to MLflow")
+
 
 def _train_dataset(
     spec: DatasetSpec, ids: list[str], *, seed: int, cv_folds: int, quick: bool, dry_run: bool
@@ -127,6 +130,10 @@ def _train_dataset(
             model.engine or "",
         )
     console.print(table)
+    console.print(f"Report (confusion matrices, ROC curves): [bold]{result.report}[/]", soft_wrap=True)
+    if any(model.mlflow_run_id for model in result.models):
+        uri = os.environ["MLFLOW_TRACKING_URI"]
+        console.print(f"Logged to MLflow ({uri}): experiment [bold]{spec.name}[/], a run per model")
     if dry_run:
         return
     default = default_record(list_records(spec.name))

@@ -10,6 +10,8 @@ are saved with their sha256 and path.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,8 +20,15 @@ import pandas as pd
 from tabserve.codecs.frames import frame_from_columns, normalise_frame
 from tabserve.datasets import DatasetSpec
 from tabserve.training.algorithms import ALGORITHMS
-from tabserve.training.data import LabelledRows, archive, check_class_sizes, rows_needed
+from tabserve.training.data import LabelledRows, archive, check_class_sizes, default_data_dir, rows_needed
+from tabserve.training.report import ReportedModel, model_figures, write_report
+from tabserve.training.tracking import tracker_from_env
 from tabserve.training.tuning import Split, TrainedModel, split_dataset, split_rows, train_algorithm
+
+#: Where runs' reports go, inside the data folder: ``reports/<dataset>/<UTC date and time>/``.
+REPORTS_FOLDER = "reports"
+#: The report's PNGs, beside its ``report.html``.
+FIGURES_FOLDER = "figures"
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,9 @@ class Progress:
 
     def tuned(self, trained: TrainedModel) -> None:
         """``trained.algorithm`` is tuned, refitted and evaluated (not saved yet)."""
+
+    def tracking(self) -> None:
+        """Every model is trained; each is logged to MLflow next."""
 
     def saving(self) -> None:
         """Every model is trained; the uploads are archived and the models saved next."""
@@ -129,8 +141,13 @@ def _rows(spec: DatasetSpec, rows: LabelledRows | None) -> tuple[pd.DataFrame, n
 
 
 def run_training(plan: TrainingPlan, progress: Progress | None = None) -> TrainingResult:
-    """Tune, evaluate and (unless ``plan.dry_run``) save every algorithm of ``plan``."""
+    """Tune, evaluate, track, (unless ``plan.dry_run``) save and report every algorithm of ``plan``.
+
+    With ``$MLFLOW_TRACKING_URI`` set, each model is logged to MLflow before it is saved, so its
+    store metadata can name its run; the report comes last, so it can name the store tags.
+    """
     progress = progress or Progress()
+    tracker = tracker_from_env()  # before the long part: a missing MLflow fails now, not after it
     split = split_for(plan)
     progress.prepared(plan, split)
     trained: list[TrainedModel] = []
@@ -162,18 +179,62 @@ def run_training(plan: TrainingPlan, progress: Progress | None = None) -> Traini
             for t in trained
         ],
     )
+    directory = report_directory(plan.spec)
+    figures = [model_figures(plan.spec, t, split, directory / FIGURES_FOLDER) for t in trained]
+    if tracker is not None:
+        progress.tracking()
+        for model, outcome, images in zip(trained, result.models, figures, strict=True):
+            outcome.mlflow_run_id = tracker.log_model(
+                plan.spec,
+                model,
+                split,
+                seed=plan.seed,
+                cv_folds=plan.cv_folds,
+                grid_name=plan.grid,
+                grid=ALGORITHMS[model.algorithm].grid_for(quick=plan.quick),
+                data_sha256=result.data_sha256 or result.train_data_sha256,
+                figures=images,
+            )
     if not plan.dry_run:
         progress.saving()
         _save(plan, split, trained, result)
-    # Reports and tracking (issue 11) go here, once every model is trained and saved: the HTML
-    # report from `split` (held-out rows) and `trained` (fitted Pipelines) into `result.report`;
-    # MLflow runs into each `result.models[i].mlflow_run_id` (and, through `_save`'s provenance,
-    # into the saved metadata).
+        if tracker is not None:
+            for outcome in result.models:
+                tracker.tag_saved(outcome.mlflow_run_id, outcome.tag)
+    reported = [
+        ReportedModel(model, outcome.tag, images, outcome.mlflow_run_id)
+        for model, outcome, images in zip(trained, result.models, figures, strict=True)
+    ]
+    result.report = str(write_report(plan.spec, reported, split, directory, context=_context(result)))
     return result
 
 
+def report_directory(spec: DatasetSpec) -> Path:
+    """``<data folder>/reports/<dataset>/<UTC date and time>/``: one folder per run, never reused."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%S.%fZ")
+    return default_data_dir() / REPORTS_FOLDER / spec.name / stamp
+
+
+def _context(result: TrainingResult) -> dict[str, str]:
+    """The run's facts at the top of its report."""
+    facts = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "grid": result.grid,
+        "seed": str(result.seed),
+        "cv folds": str(result.cv_folds),
+        "training rows": str(result.train_rows),
+        "held-out rows": str(result.test_rows),
+        "fitted rows' sha256": result.train_data_sha256,
+    }
+    if result.data_sha256:
+        facts["uploaded file's sha256"] = result.data_sha256
+    if result.test_data_sha256:
+        facts["uploaded test file's sha256"] = result.test_data_sha256
+    return facts
+
+
 def _save(plan: TrainingPlan, split: Split, trained: list[TrainedModel], result: TrainingResult) -> None:
-    """Archive the uploads, then save every model with where its rows came from."""
+    """Archive the uploads, then save every model with where its rows came from and its MLflow run."""
     from tabserve.training.saving import save_trained  # imports bentoml: dry runs need not
 
     provenance = upload_provenance(plan)
@@ -185,7 +246,7 @@ def _save(plan: TrainingPlan, split: Split, trained: list[TrainedModel], result:
             seed=plan.seed,
             cv_folds=plan.cv_folds,
             grid=plan.grid,
-            provenance=provenance,
+            provenance={**provenance, "mlflow_run_id": outcome.mlflow_run_id},
         )
         outcome.tag, outcome.engine = record.tag, record.metadata["serving"]["engine"]
 

@@ -97,7 +97,7 @@ def train_algorithm(
     quick: bool,
 ) -> TrainedModel:
     """Grid-search ``algorithm`` with stratified k-fold CV (macro F1), refit, evaluate on the test split."""
-    grid = algorithm.quick_grid if quick else algorithm.grid
+    grid = algorithm.grid_for(quick=quick)
     search = GridSearchCV(
         build_pipeline(spec, algorithm.make(seed)),
         {f"classifier__{name}": values for name, values in grid.items()},
