@@ -107,6 +107,20 @@ def test_the_published_penguins_csv_trains_as_is_and_its_versions_serve(client):
     assert client.get("/models").json()["active"] == active  # activate=none leaves it alone
     assert (DATA / "uploads" / f"{sha}.csv").read_bytes() == data  # kept, content-addressed
 
+    # The run's report, on the server's disk and through the service, with every model's figures.
+    assert outcome["report"].startswith(str(DATA / "reports" / "penguins"))
+    assert outcome["report_url"].startswith("/reports/penguins/")
+    page = client.get(outcome["report_url"])
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    folder = outcome["report_url"].rsplit("/", 1)[0]
+    for model in outcome["models"]:
+        assert model["tag"] in page.text
+        for kind in ("confusion_matrix", "roc"):
+            image = f"figures/{model['algorithm']}_{kind}.png"
+            assert image in page.text
+            png = client.get(f"{folder}/{image}")
+            assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+
     knn = next(m["tag"] for m in outcome["models"] if m["algorithm"] == "knn")
     info = client.post("/select_model", json={"model": knn}).json()
     assert info["tag"] == knn and info["metrics"] == outcome["models"][1]["metrics"]

@@ -11,14 +11,8 @@ import pytest
 from tabserve.codecs.columns import MISSING_CATEGORY
 from tabserve.datasets import BREAST_CANCER, PENGUINS
 from tabserve.errors import CsvError
-from tabserve.training.data import (
-    DATA_DIR_ENV,
-    archive,
-    check_training_files,
-    default_data_dir,
-    read_labelled_csv,
-    rows_needed,
-)
+from tabserve.training.data import archive, check_training_files, read_labelled_csv, rows_needed
+from tabserve.training.folders import DATA_DIR_ENV, default_data_dir
 from tabserve.training.run import TrainingPlan, run_training
 
 PENGUINS_CSV = Path(__import__("palmerpenguins").__file__).parent / "data" / "penguins.csv"

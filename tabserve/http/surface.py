@@ -11,6 +11,7 @@ from tabserve.http.guards import LimitBodySize, RequireAdminToken, RequireConten
 from tabserve.http.middleware import RewriteJson, is_validation_error, readable_validation_error
 from tabserve.http.openapi import DOCS_PATH, ServiceDocs, is_docs_request
 from tabserve.http.read_routes import ReadRoute, read_only_app
+from tabserve.http.reports import REPORTS_PATH, reports_app
 from tabserve.http.routes import (
     ADMIN_TOKEN_ENV,
     MAX_BODY_MIB,
@@ -35,7 +36,8 @@ model store. Every dataset D has the same routes:
 * `POST /D/select_model`: switch D's answering model by tag, model name, algorithm id or version
   (admin: `Authorization: Bearer <token>`, the server's `PENGUIN_ADMIN_TOKEN`).
 * `POST /D/train/submit`: train new versions from a labelled CSV upload as a background task, then
-  `GET /D/train/status` and `GET /D/train/get` with its `task_id` (admin, as above).
+  `GET /D/train/status` and `GET /D/train/get` with its `task_id` (admin, as above). Each run's
+  report (confusion matrices, ROC curves) is at the `report_url` the result names, under `/reports/`.
 
 Every prediction names its model in `model` and in the `X-Model-Tag` header. Every error is JSON:
 `{"error": "what went wrong and what to do"}`.
@@ -57,6 +59,7 @@ def install_http_surface(service: Any, routes: tuple[Route, ...], read_routes: t
     """Mount the GET routes and the Swagger page on ``service`` and add its middleware."""
     service.mount_asgi_app(read_only_app(read_routes), path="/")
     service.mount_asgi_app(docs_page_app(TITLE), path="/")
+    service.mount_asgi_app(reports_app(), path=REPORTS_PATH)
     # Outermost first: refuse cheaply (auth, media type, size) before anything reads the body.
     service.add_asgi_middleware(RequireAdminToken, paths=admin_paths(routes), token_env=ADMIN_TOKEN_ENV)
     service.add_asgi_middleware(RequireContentType, media_types=media_types(routes))

@@ -34,6 +34,7 @@ from tabserve.datasets import DatasetSpec
 from tabserve.errors import CsvError
 from tabserve.http.api_errors import ApiError
 from tabserve.http.guards import read_body, refuse, replay
+from tabserve.http.reports import report_url
 from tabserve.http.routes import Route
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,10 @@ class TrainingOutcome(BaseModel):
     test_data_sha256: str | None = Field(description="sha256 of the uploaded test file, if any")
     models: list[TrainedModelInfo]
     activated: str | None = Field(description="The tag made active (activate=best), else null")
-    report: str | None = Field(None, description="Where the run's HTML report is, if one was written")
+    report: str | None = Field(None, description="Where the run's HTML report is on the server's disk")
+    report_url: str | None = Field(
+        None, description="The report (confusion matrices, ROC curves) at this service: GET it"
+    )
 
 
 Activate = Literal["none", "best"]
@@ -122,7 +126,7 @@ def train_api(spec: DatasetSpec) -> Callable[..., Any]:
             result["activated"] = (await asyncio.to_thread(server.select, best["tag"])).tag
         else:
             await asyncio.to_thread(server.refresh)  # the new versions load now, not on a request
-        return TrainingOutcome.model_validate(result)
+        return TrainingOutcome.model_validate({**result, "report_url": report_url(result.get("report"))})
 
     return train
 
@@ -131,7 +135,7 @@ async def run_job(
     options: dict[str, Any], files: dict[str, bytes | None], task_id: str | None
 ) -> dict[str, Any]:
     """Run one training in a child process; its result, or :class:`ApiError` saying why not."""
-    from tabserve.training.data import default_data_dir
+    from tabserve.training.folders import default_data_dir
     from tabserve.training.job import BAD_DATA, RESULT, write_job
 
     jobs = default_data_dir() / "jobs"

@@ -26,19 +26,10 @@ from tabserve.codecs.columns import Columns
 from tabserve.codecs.csv_io import CsvTable, _missing, _where, read_csv, validated_columns
 from tabserve.datasets import DatasetSpec
 from tabserve.errors import CsvError
+from tabserve.training.folders import default_data_dir
 
-DATA_DIR_ENV = "TABSERVE_DATA_DIR"
 #: Share of the rows held out for evaluation when no test file is given (``train_test_split``).
 TEST_FRACTION = 0.2
-
-
-def default_data_dir() -> Path:
-    """``$TABSERVE_DATA_DIR``, else a folder beside the model store (``$BENTOML_HOME``), like the state."""
-    configured = os.environ.get(DATA_DIR_ENV)
-    if configured:
-        return Path(configured)
-    bentoml_home = os.environ.get("BENTOML_HOME") or Path.home() / "bentoml"
-    return Path(bentoml_home) / "tabserve-data"
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,12 @@ import pandas as pd
 from tabserve.codecs.frames import frame_from_columns, normalise_frame
 from tabserve.datasets import DatasetSpec
 from tabserve.training.algorithms import ALGORITHMS
-from tabserve.training.data import LabelledRows, archive, check_class_sizes, default_data_dir, rows_needed
+from tabserve.training.data import LabelledRows, archive, check_class_sizes, rows_needed
+from tabserve.training.folders import reports_dir
 from tabserve.training.report import ReportedModel, model_figures, write_report
 from tabserve.training.tracking import tracker_from_env
 from tabserve.training.tuning import Split, TrainedModel, split_dataset, split_rows, train_algorithm
 
-#: Where runs' reports go, inside the data folder: ``reports/<dataset>/<UTC date and time>/``.
-REPORTS_FOLDER = "reports"
 #: The report's PNGs, beside its ``report.html``.
 FIGURES_FOLDER = "figures"
 
@@ -212,7 +211,7 @@ def run_training(plan: TrainingPlan, progress: Progress | None = None) -> Traini
 def report_directory(spec: DatasetSpec) -> Path:
     """``<data folder>/reports/<dataset>/<UTC date and time>/``: one folder per run, never reused."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%S.%fZ")
-    return default_data_dir() / REPORTS_FOLDER / spec.name / stamp
+    return reports_dir() / spec.name / stamp
 
 
 def _context(result: TrainingResult) -> dict[str, str]:

@@ -13,16 +13,14 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tabserve.store.folders import configured_folder
+
 STATE_DIR_ENV = "TABSERVE_STATE_DIR"
 
 
 def default_state_dir() -> Path:
     """``$TABSERVE_STATE_DIR``, else a folder beside the model store (``$BENTOML_HOME``)."""
-    configured = os.environ.get(STATE_DIR_ENV)
-    if configured:
-        return Path(configured)
-    bentoml_home = os.environ.get("BENTOML_HOME") or Path.home() / "bentoml"
-    return Path(bentoml_home) / "tabserve-state"
+    return configured_folder(STATE_DIR_ENV, "tabserve-state")
 
 
 class ActiveModelFile:
