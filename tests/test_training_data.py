@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -128,3 +130,18 @@ def test_an_upload_trains_and_a_test_file_is_evaluated_instead_of_a_split():
 
     split = run_training(TrainingPlan(PENGUINS, ("knn",), quick=True, dry_run=True, train_rows=train_rows))
     assert (split.train_rows, split.test_rows) == (206, 52) and split.test_data_sha256 is None
+
+
+def test_a_submission_is_checked_without_loading_scikit_learn_or_pandas():
+    """The service checks uploads and algorithm ids in its worker, which must stay light."""
+    code = (
+        "import sys\n"
+        "from tabserve.datasets import PENGUINS\n"
+        "from tabserve.training.algorithms import parse_algorithm_ids\n"
+        "from tabserve.training.data import check_training_files\n"
+        f"check_training_files(PENGUINS, open({str(PENGUINS_CSV)!r}, 'rb').read(), None, cv_folds=5)\n"
+        "parse_algorithm_ids('svm,knn')\n"
+        "print(sorted(name for name in ('sklearn', 'pandas') if name in sys.modules))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]", loaded.stdout + loaded.stderr

@@ -12,6 +12,7 @@ task sees the mark and stops the training process (:class:`CancelTraining` answe
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -194,8 +195,6 @@ def _kill(process: asyncio.subprocess.Process) -> None:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
-    import json
-
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):

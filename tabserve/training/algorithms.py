@@ -1,17 +1,17 @@
-"""The classifier families we train, each with a full and a quick hyper-parameter grid."""
+"""The classifier families we train, each with a full and a quick hyper-parameter grid.
+
+scikit-learn is imported when an estimator is made, not with this module: the service checks a
+training submission's algorithm ids without loading it into the worker.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sklearn.base import ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.svm import SVC
+if TYPE_CHECKING:
+    from sklearn.base import ClassifierMixin
 
 
 @dataclass(frozen=True)
@@ -29,42 +29,73 @@ class Algorithm:
         return self.quick_grid if quick else self.grid
 
 
+def _logistic_regression(seed: int) -> ClassifierMixin:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=5000, random_state=seed)
+
+
+def _random_forest(seed: int) -> ClassifierMixin:
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(random_state=seed, n_jobs=1)
+
+
+def _svm(seed: int) -> ClassifierMixin:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import SVC
+
+    # scikit-learn 1.9 deprecates SVC(probability=True) in favour of this calibrated wrapper.
+    return CalibratedClassifierCV(SVC(random_state=seed), ensemble=False)
+
+
+def _gradient_boosting(seed: int) -> ClassifierMixin:
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    return GradientBoostingClassifier(random_state=seed)
+
+
+def _knn(seed: int) -> ClassifierMixin:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return KNeighborsClassifier()
+
+
 ALGORITHMS: dict[str, Algorithm] = {
     a.id: a
     for a in (
         Algorithm(
             "logistic_regression",
             "Logistic regression",
-            lambda seed: LogisticRegression(max_iter=5000, random_state=seed),
+            _logistic_regression,
             {"C": [0.01, 0.1, 1.0, 10.0, 100.0]},
             {"C": [1.0]},
         ),
         Algorithm(
             "random_forest",
             "Random forest",
-            lambda seed: RandomForestClassifier(random_state=seed, n_jobs=1),
+            _random_forest,
             {"n_estimators": [100, 200], "max_depth": [None, 8], "min_samples_leaf": [1, 3]},
             {"n_estimators": [20], "max_depth": [None]},
         ),
         Algorithm(
             "svm",
             "Support vector machine (RBF kernel, with probabilities)",
-            # scikit-learn 1.9 deprecates SVC(probability=True) in favour of this calibrated wrapper.
-            lambda seed: CalibratedClassifierCV(SVC(random_state=seed), ensemble=False),
+            _svm,
             {"estimator__C": [0.1, 1.0, 10.0], "estimator__gamma": ["scale", 0.01, 0.1]},
             {"estimator__C": [1.0]},
         ),
         Algorithm(
             "gradient_boosting",
             "Gradient boosting",
-            lambda seed: GradientBoostingClassifier(random_state=seed),
+            _gradient_boosting,
             {"n_estimators": [100, 200], "learning_rate": [0.05, 0.1], "max_depth": [2, 3]},
             {"n_estimators": [20], "max_depth": [2]},
         ),
         Algorithm(
             "knn",
             "k-nearest neighbours",
-            lambda seed: KNeighborsClassifier(),
+            _knn,
             {"n_neighbors": [3, 5, 7, 11, 15], "weights": ["uniform", "distance"]},
             {"n_neighbors": [5]},
         ),

@@ -23,6 +23,8 @@ BAD_DATA = 2
 SAVING_MARKER = "saving"
 RESULT = "result.json"
 FILES = {"train_rows": "train.csv", "test_rows": "test.csv"}
+#: prctl(2): the signal this process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 
 def write_job(folder: Path, options: dict[str, Any], files: dict[str, bytes | None]) -> None:
@@ -41,6 +43,7 @@ def main(folder: Path) -> int:
     # idle). Serving first: the lowest priority, so this gets only the CPU the workers leave.
     os.setpgrp()
     os.nice(19)
+    _die_with_the_worker()
     from tabserve.datasets import DATASETS
     from tabserve.errors import CsvError
     from tabserve.training.data import check_training_files
@@ -73,6 +76,20 @@ def main(folder: Path) -> int:
         return BAD_DATA
     (folder / RESULT).write_text(json.dumps({"result": result.as_json()}))
     return 0
+
+
+def _die_with_the_worker() -> None:
+    """Stop when the worker that started this stops (Linux): a task whose server is gone has no one
+    to report to, and its models must not appear later as if it had succeeded."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it stopped before the request took effect
+        os._exit(1)
 
 
 def _read(path: Path) -> bytes | None:

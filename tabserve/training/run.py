@@ -106,14 +106,6 @@ class TrainingResult:
     #: Path of the run's HTML report, when one was written.
     report: str | None = None
 
-    def best(self) -> ModelOutcome | None:
-        """The saved model with the best held-out macro F1, then the lowest log loss (as the
-        store's default model is chosen)."""
-        saved = [model for model in self.models if model.tag is not None]
-        if not saved:
-            return None
-        return max(saved, key=lambda m: (m.metrics["f1_macro"], -m.metrics["log_loss"]))
-
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
