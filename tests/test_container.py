@@ -165,3 +165,24 @@ def test_a_container_whose_worker_dies_comes_back_through_its_restart_policy(ima
     finally:
         box.remove()
         docker("volume", "rm", "-f", volume, check=False)
+
+
+def test_a_training_task_in_the_container_saves_models_its_worker_serves(container):
+    """The task's training process saves into the store the container's worker serves (the bento's
+    own models folder, not $BENTOML_HOME/models), and its report is served too."""
+    form = {"algorithms": (None, "knn"), "quick": (None, "true")}
+    with httpx.Client(base_url=container.url, headers=ADMIN, timeout=60) as http:
+        submitted = http.post("/breast_cancer/train/submit", files=form)
+        assert submitted.status_code == 200, submitted.text
+        task = {"task_id": submitted.json()["task_id"]}
+
+        def status() -> str:
+            return http.get("/breast_cancer/train/status", params=task).json()["status"]
+
+        assert wait_for(lambda: status() != "in_progress", 600, interval=1)
+        assert status() == "completed", docker("logs", container.name).stdout[-3000:]
+        outcome = http.get("/breast_cancer/train/get", params=task).json()
+        (model,) = outcome["models"]
+        assert model["tag"] in {m["tag"] for m in http.get("/breast_cancer/models").json()["models"]}
+        assert http.post("/breast_cancer/select_model", json={"model": model["tag"]}).status_code == 200
+        assert http.get(outcome["report_url"]).status_code == 200

@@ -226,6 +226,34 @@ def test_the_replicas_share_the_model_store_and_the_upload_folder(stack):
     docker("exec", boxes[-1], "rm", marker)
 
 
+#: Run inside a replica: the tags its own localhost lists for breast cancer (GET /breast_cancer/models).
+LISTED = """
+import json, urllib.request
+listed = json.load(urllib.request.urlopen("http://localhost:3000/breast_cancer/models", timeout=30))
+print(json.dumps([model["tag"] for model in listed["models"]]))
+"""
+
+
+def test_a_training_task_through_the_balancer_saves_models_every_replica_serves(stack):
+    """/train calls all reach the replica running the task; what it saves is in the shared store."""
+    form = {"algorithms": (None, "logistic_regression"), "quick": (None, "true")}
+    with httpx.Client(base_url=stack.url, headers=ADMIN, timeout=60) as http:
+        submitted = http.post("/breast_cancer/train/submit", files=form)
+        assert submitted.status_code == 200, submitted.text
+        task = {"task_id": submitted.json()["task_id"]}
+        deadline = time.monotonic() + 600
+        while (status := http.get("/breast_cancer/train/status", params=task).json())[
+            "status"
+        ] == "in_progress":
+            assert time.monotonic() < deadline, status
+            time.sleep(1)
+        assert status["status"] == "completed", status
+        (model,) = http.get("/breast_cancer/train/get", params=task).json()["models"]
+        for box in stack.replicas():
+            assert model["tag"] in json.loads(docker("exec", box, "python", "-c", LISTED).stdout), box
+        assert stack.select(model["tag"], "/breast_cancer") == model["tag"]
+
+
 def test_a_killed_replica_is_replaced_and_serves_the_shared_choice(stack):
     """Under load: the requests the killed replica had in flight are retried on another one."""
     chosen = stack.select(stack.another_model())

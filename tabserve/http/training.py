@@ -153,7 +153,7 @@ async def run_job(
                 cwd=PROJECT_ROOT,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
-                env={**os.environ, "OMP_NUM_THREADS": "1"},
+                env={**os.environ, "OMP_NUM_THREADS": "1", **worker_folders()},
             )
             logger.info("Training %s (task %s) in process %d", options["dataset"], task_id, process.pid)
             await _wait(process, folder, task_id)
@@ -199,6 +199,25 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def worker_folders() -> dict[str, str]:
+    """The environment that makes the training process save where this worker serves from.
+
+    Inside a bento (its container) a worker serves the bento's own ``models/`` folder, which BentoML
+    sets in the worker alone (BentoML 1.4's ``BentoMLContainer.model_store``): a training process
+    started with the plain environment would save into ``$BENTOML_HOME/models``, where no worker
+    looks. The data folder is pinned too, since it defaults to a folder beside ``$BENTOML_HOME``.
+    """
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    from tabserve.training.folders import DATA_DIR_ENV, default_data_dir
+
+    folders = {DATA_DIR_ENV: str(default_data_dir())}
+    store = Path(BentoMLContainer.model_store.get()._path)
+    if store.name == "models":  # a store is always $BENTOML_HOME/models to BentoML
+        folders["BENTOML_HOME"] = str(store.parent)
+    return folders
 
 
 def task_status(task_id: str) -> str | None:
