@@ -75,7 +75,8 @@ def container(image) -> Iterator[Container]:
 def test_image_runs_as_a_non_root_user_and_is_slim(image, container):
     assert docker("exec", container.name, "id", "-u").stdout.strip() != "0"
     size = int(docker("image", "inspect", "-f", "{{.Size}}", image).stdout)
-    assert size <= 750e6, f"image is {size / 1e6:.0f} MB"
+    # ~730 MB serving alone; matplotlib and its packages (training reports from /train) add ~100 MB.
+    assert size <= 900e6, f"image is {size / 1e6:.0f} MB"
 
 
 def test_container_answers_like_the_local_server(container, server):
