@@ -56,6 +56,8 @@ MODELS = (
 CV_METRICS = {"cv_f1_macro_mean": 0.9921, "cv_f1_macro_std": 0.0101}
 #: The model the /select_model request example selects.
 SELECTED = "random_forest"
+#: The report folder of the examples' training run, as training names them (its UTC start).
+REPORT_RUN = "2026-11-24T101500.123456Z"
 #: The training task of the examples, as BentoML names tasks (a uuid4 in hex).
 TASK_ID = "5f0c8a3e9b2d4c1f8e7a6b5c4d3e2f10"
 
@@ -204,7 +206,8 @@ class ResponseExamples:
                 for model in MODELS
             ],
             "activated": self.active,
-            "report": None,
+            "report": f"/home/bentoml/data/reports/{self.spec.name}/{REPORT_RUN}/report.html",
+            "report_url": f"/reports/{self.spec.name}/{REPORT_RUN}/report.html",
         }
 
     def model_list(self) -> dict[str, Any]:
