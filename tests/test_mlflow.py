@@ -339,3 +339,10 @@ def test_train_py_and_the_train_task_log_every_model_to_mlflow(tracking_uri, tmp
         algorithm = record["algorithm"]
         assert figures == {f"figures/{algorithm}_confusion_matrix.png", f"figures/{algorithm}_roc.png"}
     assert task_model["mlflow_run_id"] == runs[task_model["tag"]].info.run_id
+
+
+def test_a_tracking_uri_without_mlflow_installed_says_how_to_fix_it(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # as in the image: MLflow is an optional group
+    with pytest.raises(RuntimeError, match=r"uv sync --group mlflow.*or unset MLFLOW_TRACKING_URI"):
+        tracker_from_env()

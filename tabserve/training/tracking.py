@@ -38,7 +38,15 @@ MODEL_REQUIREMENTS = ("scikit-learn", "numpy", "pandas", "skops")
 def tracker_from_env() -> Tracker | None:
     """A tracker for ``$MLFLOW_TRACKING_URI``, or None when it is unset (nothing is logged)."""
     uri = os.environ.get(TRACKING_URI_ENV, "").strip()
-    return Tracker(uri) if uri else None
+    if not uri:
+        return None
+    try:
+        return Tracker(uri)
+    except ModuleNotFoundError as exc:  # the image and a plain `uv sync` have no MLflow
+        raise RuntimeError(
+            f"{TRACKING_URI_ENV} is set but MLflow is not installed ({exc}): install the optional group "
+            f"(`uv sync --group mlflow`), or unset {TRACKING_URI_ENV} to train without tracking"
+        ) from None
 
 
 class Tracker:
