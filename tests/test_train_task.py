@@ -214,12 +214,15 @@ def test_another_datasets_task_trains_that_dataset(client):
 
 
 def training_processes(server: Server) -> list[psutil.Process]:
-    return [
-        process
-        for worker in server.workers()
-        for process in worker.children(recursive=True)
-        if "tabserve.training.job" in " ".join(process.cmdline())
-    ]
+    found = []
+    for worker in server.workers():
+        for process in worker.children(recursive=True):
+            try:
+                if "tabserve.training.job" in " ".join(process.cmdline()):
+                    found.append(process)
+            except psutil.NoSuchProcess:  # it ended (or is a zombie) while we looked: not running
+                continue
+    return found
 
 
 def test_serving_goes_on_while_a_training_runs_in_its_own_process(client, server):
