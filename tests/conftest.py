@@ -59,15 +59,22 @@ def service_config(directory: Path, name: str, **settings: object) -> Path:
     return derived_config(directory / f"{name}.yaml", replace)
 
 
-def run_train(*args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    script: str, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """One of the project's command lines (``train.py``, ``models.py``) as a user runs it, 200 columns."""
     return subprocess.run(
-        [sys.executable, "train.py", *args],
+        [sys.executable, script, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=600,
-        env={**os.environ, "COLUMNS": "200"},
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
     )
+
+
+def run_train(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("train.py", *args)
 
 
 @pytest.fixture(scope="session")

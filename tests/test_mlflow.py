@@ -29,6 +29,7 @@ from tabserve.training.mlflow_import import redacted
 from tabserve.training.report import model_figures
 from tabserve.training.tracking import tracker_from_env
 from tabserve.training.tuning import split_dataset, train_algorithm
+from tests.conftest import run_cli
 from tests.test_readme import FENCE
 
 MLFLOW = Path(sys.executable).parent / "mlflow"
@@ -112,14 +113,7 @@ def notebook_runs(tracking_uri: str) -> dict[str, str]:
 
 
 def models_py(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "models.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "200", **env},
-    )
+    return run_cli("models.py", *args, env=env, timeout=300)
 
 
 def test_nothing_imports_mlflow_without_its_variable():
@@ -300,8 +294,7 @@ def test_train_py_and_the_train_task_log_every_model_to_mlflow(tracking_uri, tmp
         "MLFLOW_TRACKING_URI": tracking_uri,
         "COLUMNS": "200",
     }
-    command = [sys.executable, "train.py", "--quick", "--dataset", "breast_cancer", "--algorithms", "knn"]
-    trained = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    trained = run_cli("train.py", "--quick", "--dataset", "breast_cancer", "--algorithms", "knn", env=env)
     assert trained.returncode == 0, trained.stdout + trained.stderr
     assert f"Logged to MLflow ({tracking_uri})" in trained.stdout
 
